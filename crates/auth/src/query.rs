@@ -12,8 +12,5 @@ pub fn query_sign(tic_key: &str, expire_time: u64) -> String {
     let mut h = Md5::new();
     h.update(tic_key.as_bytes());
     h.update(expire_time.to_string().as_bytes());
-    h.finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -103,7 +103,13 @@ fn base64url_decode(s: &str) -> Result<Vec<u8>, AuthError> {
         .map_err(|e| AuthError::Malformed(format!("not base64: {e}")))
 }
 
-fn hmac_content(identifier: &str, sdkappid: u64, time: u64, expire: u64, userbuf: Option<&str>) -> String {
+fn hmac_content(
+    identifier: &str,
+    sdkappid: u64,
+    time: u64,
+    expire: u64,
+    userbuf: Option<&str>,
+) -> String {
     let mut s = format!(
         "TLS.identifier:{identifier}\nTLS.sdkappid:{sdkappid}\nTLS.time:{time}\nTLS.expire:{expire}\n"
     );
@@ -124,8 +130,18 @@ fn hmac_sha256(key: &str, content: &str) -> Vec<u8> {
 }
 
 /// The inner `TLS.sig` value: base64(HMAC-SHA256(key, content)).
-fn inner_sig(key: &str, identifier: &str, sdkappid: u64, time: u64, expire: u64, userbuf: Option<&str>) -> String {
-    STANDARD.encode(hmac_sha256(key, &hmac_content(identifier, sdkappid, time, expire, userbuf)))
+fn inner_sig(
+    key: &str,
+    identifier: &str,
+    sdkappid: u64,
+    time: u64,
+    expire: u64,
+    userbuf: Option<&str>,
+) -> String {
+    STANDARD.encode(hmac_sha256(
+        key,
+        &hmac_content(identifier, sdkappid, time, expire, userbuf),
+    ))
 }
 
 /// Make a UserSig valid from `now` (unix seconds) for `expire` seconds, as the
@@ -197,7 +213,10 @@ pub fn verify_user_sig(
     if sig_identifier != identifier {
         return Err(AuthError::WrongUser);
     }
-    let expected = hmac_sha256(key, &hmac_content(sig_identifier, sig_app, time, expire, userbuf));
+    let expected = hmac_sha256(
+        key,
+        &hmac_content(sig_identifier, sig_app, time, expire, userbuf),
+    );
     let given = STANDARD
         .decode(inner.trim())
         .map_err(|_| AuthError::BadSignature)?;

@@ -1,0 +1,117 @@
+use txcr_core::VideoFrame;
+use yuv::{
+    bgra_to_yuv420, BufferStoreMut, YuvConversionMode, YuvPlanarImageMut, YuvRange,
+    YuvStandardMatrix,
+};
+
+use crate::EncodeError;
+
+/// An I420 picture (full-size Y plane, quarter-size U and V planes), tightly packed.
+#[derive(Debug, Clone)]
+pub struct I420Frame {
+    /// Width (even).
+    pub width: u32,
+    /// Height (even).
+    pub height: u32,
+    /// Luma, `width * height` bytes.
+    pub y: Vec<u8>,
+    /// Blue-difference chroma, `width/2 * height/2` bytes.
+    pub u: Vec<u8>,
+    /// Red-difference chroma, `width/2 * height/2` bytes.
+    pub v: Vec<u8>,
+}
+
+/// BGRA → I420 (BT.709, limited range) into buffers reused frame after frame.
+#[derive(Debug)]
+pub struct I420Converter {
+    out: I420Frame,
+}
+
+impl I420Converter {
+    /// A converter producing `width`×`height` pictures (both must be even).
+    pub fn new(width: u32, height: u32) -> Self {
+        let luma = width as usize * height as usize;
+        Self {
+            out: I420Frame {
+                width,
+                height,
+                y: vec![0; luma],
+                u: vec![128; luma / 4],
+                v: vec![128; luma / 4],
+            },
+        }
+    }
+
+    /// Convert the top-left `width`×`height` of `frame`, which may be larger.
+    pub fn convert(&mut self, frame: &VideoFrame) -> Result<&I420Frame, EncodeError> {
+        let (w, h) = (self.out.width, self.out.height);
+        let needed = frame.stride * (frame.height as usize).saturating_sub(1) + w as usize * 4;
+        if frame.width < w || frame.height < h || frame.data.len() < needed {
+            return Err(EncodeError::FrameSize {
+                got_w: frame.width,
+                got_h: frame.height,
+                want_w: w,
+                want_h: h,
+            });
+        }
+        let out = &mut self.out;
+        let mut planar = YuvPlanarImageMut {
+            y_plane: BufferStoreMut::Borrowed(&mut out.y),
+            y_stride: w,
+            u_plane: BufferStoreMut::Borrowed(&mut out.u),
+            u_stride: w / 2,
+            v_plane: BufferStoreMut::Borrowed(&mut out.v),
+            v_stride: w / 2,
+            width: w,
+            height: h,
+        };
+        bgra_to_yuv420(
+            &mut planar,
+            &frame.data,
+            frame.stride as u32,
+            YuvRange::Limited,
+            YuvStandardMatrix::Bt709,
+            YuvConversionMode::Fast,
+        )
+        .map_err(|e| EncodeError::Encoder(format!("colour conversion: {e}")))?;
+        Ok(&self.out)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests
+mod tests {
+    use super::*;
+
+    fn solid(w: u32, h: u32, bgra: [u8; 4]) -> VideoFrame {
+        let mut f = VideoFrame::new(w, h);
+        for px in f.data.chunks_exact_mut(4) {
+            px.copy_from_slice(&bgra);
+        }
+        f
+    }
+
+    #[test]
+    fn white_black_and_red_land_on_bt709_limited_values() {
+        let mut c = I420Converter::new(64, 32);
+        let y = c.convert(&solid(64, 32, [255, 255, 255, 255])).unwrap().y[0];
+        assert!((234..=236).contains(&y), "white Y={y}");
+        let y = c.convert(&solid(64, 32, [0, 0, 0, 255])).unwrap().y[0];
+        assert!((15..=17).contains(&y), "black Y={y}");
+        let red = c.convert(&solid(64, 32, [0, 0, 255, 255])).unwrap();
+        // BT.709 red: Y≈63, Cb≈102, Cr≈240.
+        assert!((60..=66).contains(&red.y[0]), "red Y={}", red.y[0]);
+        assert!((98..=106).contains(&red.u[0]), "red U={}", red.u[0]);
+        assert!((236..=242).contains(&red.v[0]), "red V={}", red.v[0]);
+    }
+
+    #[test]
+    fn larger_frames_are_cropped_and_smaller_refused() {
+        let mut c = I420Converter::new(64, 32);
+        assert!(c.convert(&solid(65, 33, [0, 0, 0, 255])).is_ok());
+        assert!(matches!(
+            c.convert(&solid(32, 32, [0, 0, 0, 255])),
+            Err(EncodeError::FrameSize { .. })
+        ));
+    }
+}
