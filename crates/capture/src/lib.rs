@@ -1,0 +1,62 @@
+//! Where pictures come from: the [`FrameSource`] trait and its backends.
+//!
+//! Owns: finding what to record and grabbing its current pixels into a
+//! [`VideoFrame`], cropped to the requested [`Region`]. Backends: [`TestPattern`]
+//! (a synthetic moving, time-stamped picture, for demos, tests and benches).
+//! The X11 (MIT-SHM + Composite) and Windows (`windows-capture`, behind
+//! `cfg(windows)`) backends arrive with the capture issue.
+//!
+//! Does not own: pacing (the recorder calls [`FrameSource::grab`] on its steady
+//! clock and stamps the frame), conversion or encoding.
+//!
+//! ```
+//! use txcr_capture::{FrameSource, Region, TestPattern};
+//! use txcr_core::VideoFrame;
+//! use std::time::Duration;
+//!
+//! let mut src = TestPattern::new(640, 360, Region::default())?;
+//! let (w, h) = src.size();
+//! let mut frame = VideoFrame::new(w, h);
+//! frame.pts = Duration::from_millis(1500);
+//! src.grab(&mut frame)?;
+//! # Ok::<(), txcr_capture::CaptureError>(())
+//! ```
+
+mod pattern;
+mod region;
+
+pub use pattern::{decode_stamp, TestPattern, STAMP_BITS, STAMP_CELL};
+pub use region::Region;
+
+use txcr_core::VideoFrame;
+
+/// The capture stage: something whose current picture can be grabbed.
+pub trait FrameSource: Send {
+    /// The size of the frames this source delivers (fixed for the recording).
+    fn size(&self) -> (u32, u32);
+
+    /// Fill `frame` (already `size()`d) with the current picture. `frame.pts` is
+    /// set by the caller before the call, so synthetic sources can draw it.
+    fn grab(&mut self, frame: &mut VideoFrame) -> Result<(), CaptureError>;
+}
+
+/// Why capture failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CaptureError {
+    /// No window matched the request.
+    #[error("window not found: {0}")]
+    WindowNotFound(String),
+    /// The window went away while recording.
+    #[error("the recorded window was closed")]
+    WindowClosed,
+    /// The requested region is empty or lies outside the window.
+    #[error("region {0} does not fit inside the {1}x{2} window")]
+    BadRegion(Region, u32, u32),
+    /// The compositor is off, so an occluded window would record what covers it.
+    #[error("the desktop compositor is off")]
+    CompositorOff,
+    /// This backend is not available here.
+    #[error("capture backend unavailable: {0}")]
+    Unavailable(String),
+}
