@@ -1,0 +1,343 @@
+use serde_json::{Map, Value};
+
+use crate::ApiError;
+
+/// Largest request body accepted; real commands are a few hundred bytes.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A parsed, validated command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// Authenticate.
+    Init(Init),
+    /// Start recording.
+    StartRecord(StartRecord),
+    /// Stop recording.
+    StopRecord,
+    /// Pause.
+    PauseRecord,
+    /// Resume.
+    ResumeRecord,
+    /// Read the state.
+    GetState,
+    /// Stop the service.
+    Exit,
+}
+
+/// Init's fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Init {
+    /// `SdkAppId`.
+    pub sdk_app_id: u64,
+    /// `UserId` (a JSON number is accepted and kept as its decimal text).
+    pub user_id: String,
+    /// `UserSig`.
+    pub user_sig: String,
+}
+
+/// What to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// `Wnd`: a native window id. Wins when both are given.
+    Window(u64),
+    /// `AppProc`: the process (executable) name.
+    Process(String),
+}
+
+/// StartRecord's fields, defaults applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartRecord {
+    /// `Wnd` or `AppProc`.
+    pub target: Target,
+    /// `DstPath`, unresolved.
+    pub dst_path: Option<String>,
+    /// `x`.
+    pub x: u32,
+    /// `y`.
+    pub y: u32,
+    /// `Width` (0 = window width).
+    pub width: u32,
+    /// `Height` (0 = window height).
+    pub height: u32,
+    /// `VideoFps`, 1…60, default 15.
+    pub video_fps: u32,
+    /// `VideoBps` in bits per second; `None` (absent or 0) = automatic.
+    pub video_bps: Option<u32>,
+    /// `EnableAudio`, default true.
+    pub enable_audio: bool,
+    /// `EnableUpload`, default true.
+    pub enable_upload: bool,
+    /// `SliceTime` seconds, 1…86400, default 300.
+    pub slice_time: u32,
+    /// `ClassId`.
+    pub class_id: u64,
+}
+
+struct Fields<'a>(&'a Map<String, Value>);
+
+impl Fields<'_> {
+    fn int(&self, name: &str, min: i64, max: i64) -> Result<Option<i64>, ApiError> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => {
+                let v = n
+                    .as_i64()
+                    .or_else(|| {
+                        n.as_f64()
+                            .filter(|f| f.fract() == 0.0 && f.abs() < 9e15)
+                            .map(|f| f as i64)
+                    })
+                    .ok_or_else(|| ApiError::invalid(format!("{name} must be a whole number")))?;
+                if v < min || v > max {
+                    return Err(ApiError::invalid(format!(
+                        "{name} must be between {min} and {max}, got {v}"
+                    )));
+                }
+                Ok(Some(v))
+            }
+            Some(_) => Err(ApiError::invalid(format!("{name} must be a number"))),
+        }
+    }
+
+    fn required_int(&self, name: &str, min: i64, max: i64) -> Result<i64, ApiError> {
+        self.int(name, min, max)?
+            .ok_or_else(|| ApiError::invalid(format!("{name} is required")))
+    }
+
+    fn string(&self, name: &str) -> Result<Option<String>, ApiError> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(ApiError::invalid(format!("{name} must be a string"))),
+        }
+    }
+
+    fn bool(&self, name: &str, default: bool) -> Result<bool, ApiError> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(default),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(_) => Err(ApiError::invalid(format!("{name} must be true or false"))),
+        }
+    }
+}
+
+fn body_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(ApiError::invalid("the request body must be a JSON object")),
+        Err(e) => Err(ApiError::invalid(format!(
+            "the request body is not valid JSON: {e}"
+        ))),
+    }
+}
+
+fn parse_init(f: &Fields) -> Result<Init, ApiError> {
+    let sdk_app_id = f.required_int("SdkAppId", 1, u32::MAX.into())? as u64;
+    let user_id = match f.0.get("UserId") {
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        Some(Value::Number(n)) if n.is_u64() || n.is_i64() => n.to_string(),
+        Some(Value::String(_)) => return Err(ApiError::invalid("UserId must not be empty")),
+        None | Some(Value::Null) => return Err(ApiError::invalid("UserId is required")),
+        Some(_) => return Err(ApiError::invalid("UserId must be a string")),
+    };
+    if user_id.len() > 256 {
+        return Err(ApiError::invalid("UserId is longer than 256 bytes"));
+    }
+    let user_sig = f
+        .string("UserSig")?
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::invalid("UserSig is required"))?;
+    Ok(Init {
+        sdk_app_id,
+        user_id,
+        user_sig,
+    })
+}
+
+fn parse_start(f: &Fields) -> Result<StartRecord, ApiError> {
+    const DIM: i64 = 16384;
+    let wnd = f.int("Wnd", 1, i64::MAX)?;
+    let app_proc = f.string("AppProc")?.filter(|s| !s.trim().is_empty());
+    let target = match (wnd, app_proc) {
+        (Some(w), _) => Target::Window(w as u64),
+        (None, Some(p)) => Target::Process(p),
+        (None, None) => return Err(ApiError::invalid("one of Wnd or AppProc is required")),
+    };
+    Ok(StartRecord {
+        target,
+        dst_path: f.string("DstPath")?.filter(|s| !s.is_empty()),
+        x: f.int("x", 0, DIM)?.unwrap_or(0) as u32,
+        y: f.int("y", 0, DIM)?.unwrap_or(0) as u32,
+        width: f.int("Width", 0, DIM)?.unwrap_or(0) as u32,
+        height: f.int("Height", 0, DIM)?.unwrap_or(0) as u32,
+        video_fps: f.int("VideoFps", 1, 60)?.unwrap_or(15) as u32,
+        video_bps: f
+            .int("VideoBps", 0, 100_000_000)?
+            .filter(|&b| b > 0)
+            .map(|b| (b as u32).max(50_000)),
+        enable_audio: f.bool("EnableAudio", true)?,
+        enable_upload: f.bool("EnableUpload", true)?,
+        slice_time: f.int("SliceTime", 1, 86_400)?.unwrap_or(300) as u32,
+        class_id: f.required_int("ClassId", 0, i64::MAX)? as u64,
+    })
+}
+
+/// Parse the body of command `cmd` (the last path segment). Errors are -10009 for
+/// an unknown command, -10000 for everything wrong with the body. Fields the
+/// contract does not name are ignored, as the original service does.
+pub fn parse_request(cmd: &str, body: &[u8]) -> Result<Request, ApiError> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(ApiError::invalid(format!(
+            "the request body is larger than {MAX_BODY_BYTES} bytes"
+        )));
+    }
+    let known = [
+        "Init",
+        "StartRecord",
+        "StopRecord",
+        "PauseRecord",
+        "ResumeRecord",
+        "GetState",
+        "Exit",
+    ];
+    if !known.contains(&cmd) {
+        let shown: String = cmd.chars().take(64).collect();
+        return Err(ApiError::new(
+            crate::ErrorCode::UnknownCommand,
+            format!(
+                "unknown command {shown:?}; commands are {}",
+                known.join(", ")
+            ),
+        ));
+    }
+    let obj = body_object(body)?;
+    let f = Fields(&obj);
+    Ok(match cmd {
+        "Init" => Request::Init(parse_init(&f)?),
+        "StartRecord" => Request::StartRecord(parse_start(&f)?),
+        "StopRecord" => Request::StopRecord,
+        "PauseRecord" => Request::PauseRecord,
+        "ResumeRecord" => Request::ResumeRecord,
+        "GetState" => Request::GetState,
+        _ => Request::Exit,
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests
+mod tests {
+    use super::*;
+    use crate::ErrorCode;
+
+    fn start(body: &str) -> Result<StartRecord, ApiError> {
+        match parse_request("StartRecord", body.as_bytes())? {
+            Request::StartRecord(s) => Ok(s),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn start_defaults() {
+        let s = start(r#"{"AppProc":"chrome.exe","ClassId":1}"#).unwrap();
+        assert_eq!(s.target, Target::Process("chrome.exe".into()));
+        assert_eq!((s.x, s.y, s.width, s.height), (0, 0, 0, 0));
+        assert_eq!((s.video_fps, s.video_bps, s.slice_time), (15, None, 300));
+        assert!(s.enable_audio && s.enable_upload);
+        assert_eq!(s.dst_path, None);
+    }
+
+    #[test]
+    fn start_all_fields() {
+        let s = start(r#"{"Wnd":12,"AppProc":"x","DstPath":"/r/a.flv","x":1,"y":2,"Width":300,"Height":200,
+            "VideoFps":30,"VideoBps":2000000,"EnableAudio":false,"EnableUpload":false,"SliceTime":5,"ClassId":9,"Extra":1}"#)
+        .unwrap();
+        assert_eq!(s.target, Target::Window(12));
+        assert_eq!(s.video_bps, Some(2_000_000));
+        assert_eq!((s.slice_time, s.class_id, s.enable_audio), (5, 9, false));
+    }
+
+    #[test]
+    fn start_refusals_are_invalid_parameter() {
+        for body in [
+            r#"{"ClassId":1}"#,
+            r#"{"Wnd":1}"#,
+            r#"{"Wnd":"1","ClassId":1}"#,
+            r#"{"Wnd":1,"ClassId":1,"VideoFps":0}"#,
+            r#"{"Wnd":1,"ClassId":1,"VideoFps":61}"#,
+            r#"{"Wnd":1,"ClassId":1,"VideoFps":15.5}"#,
+            r#"{"Wnd":1,"ClassId":1,"x":-1}"#,
+            r#"{"Wnd":1,"ClassId":1,"SliceTime":0}"#,
+            r#"{"Wnd":1,"ClassId":1,"EnableAudio":"yes"}"#,
+            r#"{"Wnd":1,"ClassId":1,"DstPath":5}"#,
+            r#"{"Wnd":1,"ClassId":-3}"#,
+            r#"[1,2]"#,
+            r#"{"Wnd":1,"#,
+            "\u{0}",
+        ] {
+            let e = start(body).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidParameter, "{body}");
+            assert!(!e.message.is_empty());
+        }
+    }
+
+    #[test]
+    fn init_accepts_numeric_user_ids_and_requires_everything() {
+        let r = parse_request(
+            "Init",
+            br#"{"SdkAppId":1400000000,"UserId":42,"UserSig":"s"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            r,
+            Request::Init(Init {
+                sdk_app_id: 1400000000,
+                user_id: "42".into(),
+                user_sig: "s".into()
+            })
+        );
+        for body in [
+            r#"{"UserId":"u","UserSig":"s"}"#,
+            r#"{"SdkAppId":1,"UserSig":"s"}"#,
+            r#"{"SdkAppId":1,"UserId":"u"}"#,
+            r#"{"SdkAppId":"1","UserId":"u","UserSig":"s"}"#,
+            r#"{"SdkAppId":1,"UserId":"","UserSig":"s"}"#,
+            r#"{"SdkAppId":1,"UserId":[1],"UserSig":"s"}"#,
+        ] {
+            assert_eq!(
+                parse_request("Init", body.as_bytes()).unwrap_err().code,
+                ErrorCode::InvalidParameter,
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn parameterless_commands_take_empty_bodies_and_objects() {
+        for body in ["", " ", "{}", r#"{"anything":1}"#] {
+            assert_eq!(
+                parse_request("GetState", body.as_bytes()).unwrap(),
+                Request::GetState
+            );
+        }
+        assert_eq!(
+            parse_request("StopRecord", b"null").unwrap_err().code,
+            ErrorCode::InvalidParameter
+        );
+    }
+
+    #[test]
+    fn unknown_commands_and_oversized_bodies() {
+        assert_eq!(
+            parse_request("getstate", b"").unwrap_err().code,
+            ErrorCode::UnknownCommand
+        );
+        let big = vec![b' '; MAX_BODY_BYTES + 1];
+        assert_eq!(
+            parse_request("GetState", &big).unwrap_err().code,
+            ErrorCode::InvalidParameter
+        );
+    }
+}

@@ -1,0 +1,136 @@
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::ApiError;
+
+/// `{"Response": fields}`.
+pub fn success(fields: Value) -> Vec<u8> {
+    json!({ "Response": fields }).to_string().into_bytes()
+}
+
+/// `{"Response": {"Error": {"Code": …, "Message": …}}}`.
+pub fn failure(e: &ApiError) -> Vec<u8> {
+    json!({ "Response": { "Error": { "Code": e.code.code(), "Message": e.message } } })
+        .to_string()
+        .into_bytes()
+}
+
+/// One entry of `GetState.Upload`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UploadView {
+    /// Task id.
+    #[serde(rename = "Id")]
+    pub id: String,
+    /// `wait` | `uploading` | `uploaded` | `upload failed`.
+    #[serde(rename = "State")]
+    pub state: String,
+    /// Seconds of video uploaded.
+    #[serde(rename = "Duration")]
+    pub duration: u64,
+    /// Seconds recorded in the task.
+    #[serde(rename = "Total")]
+    pub total: u64,
+    /// Whether it is the task being recorded now (the contract's spelling).
+    #[serde(rename = "IsCurrentRecoding")]
+    pub is_current_recording: bool,
+}
+
+/// `GetState.Record`, with extension fields after the contract's two.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecordView {
+    /// `Idle` | `Recording` | `Paused`.
+    #[serde(rename = "State")]
+    pub state: String,
+    /// Seconds recorded so far (paused time excluded).
+    #[serde(rename = "Duration")]
+    pub duration: u64,
+    /// Extension: id of the current (or last) task.
+    #[serde(rename = "TaskId", skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
+    /// Extension: frames written to the output so far.
+    #[serde(rename = "Frames")]
+    pub frames: u64,
+    /// Extension: frames captured but dropped because the encoder fell behind.
+    #[serde(rename = "DroppedFrames")]
+    pub dropped_frames: u64,
+    /// Extension: slice files finished so far.
+    #[serde(rename = "Slices")]
+    pub slices: Vec<String>,
+    /// Extension: why the last recording ended on its own, or a warning.
+    #[serde(rename = "LastError", skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// The whole `GetState` response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateView {
+    /// `Auth.UserId` ("" before any successful Init).
+    pub user_id: String,
+    /// `Auth.State`.
+    pub auth_state: String,
+    /// `Record`.
+    pub record: RecordView,
+    /// `Upload`.
+    pub upload: Vec<UploadView>,
+}
+
+impl StateView {
+    /// The `Response` object's fields.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "Auth": { "UserId": self.user_id, "State": self.auth_state },
+            "Record": self.record,
+            "Upload": self.upload,
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests
+mod tests {
+    use super::*;
+    use crate::ErrorCode;
+
+    #[test]
+    fn envelopes_have_the_contract_shape() {
+        let v: Value =
+            serde_json::from_slice(&failure(&ApiError::invalid("Invalid parameter"))).unwrap();
+        assert_eq!(
+            v,
+            json!({"Response":{"Error":{"Code":-10000,"Message":"Invalid parameter"}}})
+        );
+        let v: Value = serde_json::from_slice(&success(json!({}))).unwrap();
+        assert_eq!(v, json!({"Response":{}}));
+        assert_eq!(ErrorCode::DiskFull.code(), -10005);
+    }
+
+    #[test]
+    fn state_uses_the_contract_spellings() {
+        let s = StateView {
+            user_id: "seven".into(),
+            auth_state: "Auth Success".into(),
+            record: RecordView {
+                state: "Recording".into(),
+                duration: 30,
+                task_id: None,
+                frames: 450,
+                dropped_frames: 0,
+                slices: vec![],
+                last_error: None,
+            },
+            upload: vec![UploadView {
+                id: "t".into(),
+                state: "uploading".into(),
+                duration: 0,
+                total: 200,
+                is_current_recording: true,
+            }],
+        };
+        let v = s.to_json();
+        assert_eq!(v["Auth"], json!({"UserId":"seven","State":"Auth Success"}));
+        assert_eq!(v["Record"]["State"], "Recording");
+        assert_eq!(v["Record"]["Duration"], 30);
+        assert_eq!(v["Upload"][0]["IsCurrentRecoding"], true);
+        assert_eq!(v["Upload"][0]["Total"], 200);
+    }
+}
