@@ -1,4 +1,4 @@
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -56,10 +56,15 @@ impl SliceWriter {
         }
         if let Some(seq) = pushed.opened {
             let path = slice_path(&self.dst, seq);
-            let file = File::create(&path).map_err(|source| MuxError::Io {
-                path: path.clone(),
-                source,
-            })?;
+            // create_new: never overwrite an earlier recording, never follow a planted symlink.
+            let file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .map_err(|source| MuxError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
             self.file = Some((path, file));
         }
         if let Some((path, file)) = self.file.as_mut() {

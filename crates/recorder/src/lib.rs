@@ -1,0 +1,53 @@
+//! The recording engine: one [`Recording`] runs a frame source through the encoder
+//! into slice files, on two threads, until stopped.
+//!
+//! Owns: pacing (frames are grabbed on a steady clock at the requested rate and
+//! stamped from the pause-aware [`Timeline`](txcr_core::Timeline)), backpressure
+//! (capture → encode is a queue of two; when the encoder falls behind, new
+//! frames are dropped and counted, memory never grows), pause/resume, a clean
+//! stop (encoder drained, last slice finished and `fsync`ed), and where a
+//! recording may be written ([`resolve_dst`]).
+//!
+//! Does not own: which source or what window (`txcr-capture`), codecs
+//! (`txcr-encode`), the file format (`txcr-mux`), the API or session rules.
+//!
+//! This is the crate to embed to record from another Rust program:
+//!
+//! ```no_run
+//! use txcr_capture::{Region, TestPattern};
+//! use txcr_recorder::{Recording, RecordingSpec};
+//!
+//! let source = TestPattern::new(1280, 720, Region::default())?;
+//! let rec = Recording::start(Box::new(source), RecordingSpec::new("/tmp/class.flv".into(), 15, 300))?;
+//! std::thread::sleep(std::time::Duration::from_secs(3));
+//! let summary = rec.stop()?;
+//! println!("{} frames in {:?}", summary.stats.frames, summary.stats.slices);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod paths;
+mod pipeline;
+
+pub use paths::{resolve_dst, PathError};
+pub use pipeline::{Recording, RecordingSpec, Stats, Summary};
+
+/// Why a recording could not start or ended badly.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecordError {
+    /// The destination is not acceptable.
+    #[error(transparent)]
+    Path(#[from] PathError),
+    /// The source failed.
+    #[error(transparent)]
+    Capture(#[from] txcr_capture::CaptureError),
+    /// The encoder failed.
+    #[error(transparent)]
+    Encode(#[from] txcr_encode::EncodeError),
+    /// Writing slices failed.
+    #[error(transparent)]
+    Mux(#[from] txcr_mux::MuxError),
+    /// A recorder thread could not start or panicked.
+    #[error("recorder thread failed: {0}")]
+    Thread(String),
+}
