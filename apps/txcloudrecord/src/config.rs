@@ -1,0 +1,166 @@
+//! Settings: flags beat environment variables (clap reads both), which beat the
+//! TOML config file, which beats the defaults.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use serde::Deserialize;
+use txcr_auth::AppKeys;
+use txcr_protocol::guard::OriginPolicy;
+
+/// Where pictures come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CaptureMode {
+    /// The platform's window capture. Until the X11/Windows backends land this
+    /// is the test pattern (a warning says so at start-up).
+    Auto,
+    /// X11 window capture (not in this build yet).
+    X11,
+    /// Windows Graphics Capture (not in this build yet).
+    Windows,
+    /// A synthetic moving picture for any StartRecord.
+    TestPattern,
+}
+
+/// The operator interface's flags and variables (section 3 of the API contract).
+#[derive(Debug, Clone, Args, Default)]
+pub struct Flags {
+    /// Port on 127.0.0.1 [default: 37604]
+    #[arg(long, env = "TXCR_PORT", global = true)]
+    pub port: Option<u16>,
+    /// Queue, logs and state [default: the per-user data directory]
+    #[arg(long, env = "TXCR_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Where recordings may be written [default: the user's videos directory]
+    #[arg(long, env = "TXCR_RECORD_ROOT", global = true)]
+    pub record_root: Option<PathBuf>,
+    /// TOML config file
+    #[arg(long, env = "TXCR_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Browser origin allowed to call the API (repeatable; `*` for any)
+    #[arg(
+        long = "allow-origin",
+        env = "TXCR_ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub allow_origin: Vec<String>,
+    /// Capture backend
+    #[arg(long, env = "TXCR_CAPTURE", value_enum, global = true)]
+    pub capture: Option<CaptureMode>,
+    /// SdkAppId whose UserSigs are accepted
+    #[arg(long, env = "TXCR_SDKAPPID", global = true)]
+    pub sdkappid: Option<u64>,
+    /// Secret key of that application (prefer the variable: flags show in `ps`)
+    #[arg(long, env = "TXCR_SECRET_KEY", hide_env_values = true, global = true)]
+    pub secret_key: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileApp {
+    sdkappid: u64,
+    secret_key: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    port: Option<u16>,
+    data_dir: Option<PathBuf>,
+    record_root: Option<PathBuf>,
+    allow_origins: Option<Vec<String>>,
+    capture: Option<CaptureMode>,
+    preset: Option<String>,
+    #[serde(default)]
+    apps: Vec<FileApp>,
+}
+
+/// The resolved settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Port.
+    pub port: u16,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Recording root (canonical once created).
+    pub record_root: PathBuf,
+    /// Browser origins allowed.
+    pub origins: OriginPolicy,
+    /// Capture backend.
+    pub capture: CaptureMode,
+    /// x264 preset.
+    pub preset: String,
+    /// Applications whose UserSigs are accepted.
+    pub apps: AppKeys,
+}
+
+fn default_dirs() -> (PathBuf, PathBuf) {
+    let data = directories::ProjectDirs::from("", "", "txcloudrecord")
+        .map(|d| d.data_dir().to_path_buf())
+        .unwrap_or_else(|| PathBuf::from(".txcloudrecord"));
+    let videos = directories::UserDirs::new()
+        .and_then(|u| {
+            u.video_dir()
+                .map(Path::to_path_buf)
+                .or_else(|| Some(u.home_dir().join("Videos")))
+        })
+        .map(|v| v.join("txcloudrecord"))
+        .unwrap_or_else(|| data.join("recordings"));
+    (data, videos)
+}
+
+impl Config {
+    /// Merge flags/env, the config file and defaults; create the directories.
+    pub fn load(flags: &Flags) -> anyhow::Result<Self> {
+        let file: File = match &flags.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading config {}", path.display()))?;
+                toml::from_str(&text)
+                    .with_context(|| format!("parsing config {}", path.display()))?
+            }
+            None => File::default(),
+        };
+        let (data_default, videos_default) = default_dirs();
+        let data_dir = flags
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or(data_default);
+        let record_root = flags
+            .record_root
+            .clone()
+            .or(file.record_root)
+            .unwrap_or(videos_default);
+        for dir in [&data_dir, &record_root] {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let record_root = std::fs::canonicalize(&record_root)?;
+        let origins = if flags.allow_origin.is_empty() {
+            file.allow_origins.unwrap_or_default()
+        } else {
+            flags.allow_origin.clone()
+        };
+        let mut apps = AppKeys::new();
+        for a in &file.apps {
+            apps.insert(a.sdkappid, &a.secret_key);
+        }
+        match (flags.sdkappid, &flags.secret_key) {
+            (Some(id), Some(key)) => apps.insert(id, key),
+            (None, None) => {}
+            _ => anyhow::bail!("TXCR_SDKAPPID and TXCR_SECRET_KEY must be given together"),
+        }
+        Ok(Self {
+            port: flags.port.or(file.port).unwrap_or(37604),
+            data_dir,
+            record_root,
+            origins: OriginPolicy::new(&origins),
+            capture: flags.capture.or(file.capture).unwrap_or(CaptureMode::Auto),
+            preset: file.preset.unwrap_or_else(|| "veryfast".into()),
+            apps,
+        })
+    }
+}

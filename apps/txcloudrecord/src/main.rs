@@ -1,0 +1,131 @@
+//! `txcloudrecord`: the local classroom recording service.
+//!
+//! Glue only: flags → config → the HTTP service built from the library crates.
+//! See ARCHITECTURE.md for the crates and README.md for the API.
+
+mod config;
+mod errors;
+mod instance;
+mod register;
+mod server;
+mod service;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tokio::sync::Notify;
+
+use crate::config::{CaptureMode, Config, Flags};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "txcloudrecord",
+    version,
+    about = "Local classroom recording service (TIC TXCloudRecord compatible)"
+)]
+#[command(args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Cmd>,
+    /// A `tc-record://…` URL, as a browser passes it when launching us.
+    launch_url: Option<String>,
+    #[command(flatten)]
+    flags: Flags,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Serve the API (the default).
+    Serve,
+    /// Register this executable as the handler of tc-record:// links.
+    RegisterProtocol,
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TXCR_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("txcloudrecord: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(url) = &cli.launch_url {
+        if !url.to_ascii_lowercase().starts_with("tc-record:") {
+            anyhow::bail!(
+                "unexpected argument {url:?}: expected a tc-record:// URL or a subcommand"
+            );
+        }
+        tracing::info!(
+            "launched through {}",
+            url.split('?').next().unwrap_or_default()
+        );
+    }
+    match cli.command {
+        Some(Cmd::RegisterProtocol) => {
+            let exe = std::env::current_exe().context("finding this executable")?;
+            register::register(&exe)
+        }
+        Some(Cmd::Serve) | None => serve(&cli.flags),
+    }
+}
+
+fn serve(flags: &Flags) -> anyhow::Result<()> {
+    let cfg = Config::load(flags)?;
+    match cfg.capture {
+        CaptureMode::TestPattern => {}
+        CaptureMode::Auto => tracing::warn!(
+            "window capture backends are not in this build yet: recording the test pattern"
+        ),
+        other => anyhow::bail!(
+            "capture backend {other:?} is not in this build yet; use --capture test-pattern"
+        ),
+    }
+    if cfg.apps.is_empty() {
+        tracing::warn!("no application configured (TXCR_SDKAPPID/TXCR_SECRET_KEY or [[apps]]): every Init will fail");
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let listener = match tokio::net::TcpListener::bind(("127.0.0.1", cfg.port)).await {
+            Ok(l) => l,
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                let port = cfg.port;
+                if tokio::task::spawn_blocking(move || instance::is_ours(port)).await? {
+                    tracing::info!(
+                        "txcloudrecord already serves 127.0.0.1:{port}; leaving it running"
+                    );
+                    return Ok(());
+                }
+                anyhow::bail!("port {port} is used by another program");
+            }
+            Err(e) => return Err(e).context("binding 127.0.0.1"),
+        };
+        tracing::info!(
+            port = cfg.port,
+            record_root = %cfg.record_root.display(),
+            data_dir = %cfg.data_dir.display(),
+            "serving http://127.0.0.1:{}/localrecord/v1/",
+            cfg.port
+        );
+        let app = Arc::new(server::App {
+            port: cfg.port,
+            origins: cfg.origins.clone(),
+            service: service::Service::new(cfg),
+            exit: Notify::new(),
+        });
+        server::serve(listener, app).await
+    })
+}

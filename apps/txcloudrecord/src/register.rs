@@ -1,0 +1,110 @@
+//! `txcloudrecord register-protocol`: make `tc-record://…` links launch us.
+
+use std::path::Path;
+
+use anyhow::Context;
+
+/// Register the running executable as the `tc-record` URL handler for this user.
+#[cfg(not(windows))]
+pub fn register(exe: &Path) -> anyhow::Result<()> {
+    use std::path::PathBuf;
+    use std::process::Command;
+
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .context("HOME is not set")?;
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| home.join(".local/share"));
+    let config = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| home.join(".config"));
+    let apps = data.join("applications");
+    std::fs::create_dir_all(&apps).with_context(|| format!("creating {}", apps.display()))?;
+    let desktop = apps.join("txcloudrecord-tc-record.desktop");
+    let exe_quoted = format!("\"{}\"", exe.display().to_string().replace('"', "\\\""));
+    std::fs::write(
+        &desktop,
+        format!(
+            "[Desktop Entry]\nType=Application\nName=TXCloudRecord\nComment=Local classroom recording service\n\
+             Exec={exe_quoted} %u\nTerminal=false\nNoDisplay=true\nMimeType=x-scheme-handler/tc-record;\n"
+        ),
+    )
+    .with_context(|| format!("writing {}", desktop.display()))?;
+    println!("wrote {}", desktop.display());
+    let via_xdg = Command::new("xdg-mime")
+        .args([
+            "default",
+            "txcloudrecord-tc-record.desktop",
+            "x-scheme-handler/tc-record",
+        ])
+        .status()
+        .is_ok_and(|s| s.success());
+    if via_xdg {
+        println!("registered x-scheme-handler/tc-record with xdg-mime");
+    } else {
+        // No xdg-utils: write the association ourselves, as xdg-mime would.
+        let list = config.join("mimeapps.list");
+        set_default_handler(&list)?;
+        println!(
+            "registered x-scheme-handler/tc-record in {}",
+            list.display()
+        );
+    }
+    let _ = Command::new("update-desktop-database").arg(&apps).status();
+    Ok(())
+}
+
+#[cfg(not(windows))]
+fn set_default_handler(list: &Path) -> anyhow::Result<()> {
+    const KEY: &str = "x-scheme-handler/tc-record=";
+    const ENTRY: &str = "x-scheme-handler/tc-record=txcloudrecord-tc-record.desktop";
+    let text = std::fs::read_to_string(list).unwrap_or_default();
+    let mut out = Vec::new();
+    let mut in_defaults = false;
+    let mut written = false;
+    for line in text.lines() {
+        if line.starts_with('[') {
+            if in_defaults && !written {
+                out.push(ENTRY.to_owned());
+                written = true;
+            }
+            in_defaults = line.trim() == "[Default Applications]";
+        }
+        if in_defaults && line.starts_with(KEY) {
+            continue;
+        }
+        out.push(line.to_owned());
+    }
+    if !written {
+        if !in_defaults {
+            out.push("[Default Applications]".into());
+        }
+        out.push(ENTRY.into());
+    }
+    if let Some(dir) = list.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(list, out.join("\n") + "\n")
+        .with_context(|| format!("writing {}", list.display()))
+}
+
+/// Register under `HKCU\Software\Classes\tc-record`, which Windows merges into
+/// `HKCR\tc-record` for this user (no administrator rights needed).
+#[cfg(windows)]
+pub fn register(exe: &Path) -> anyhow::Result<()> {
+    use winreg::enums::HKEY_CURRENT_USER;
+    use winreg::RegKey;
+
+    let hkcu = RegKey::predef(HKEY_CURRENT_USER);
+    let (key, _) = hkcu.create_subkey(r"Software\Classes\tc-record")?;
+    key.set_value("", &"URL:tc-record Protocol")?;
+    key.set_value("URL Protocol", &"")?;
+    let (cmd, _) = key.create_subkey(r"shell\open\command")?;
+    cmd.set_value("", &format!("\"{}\" \"%1\"", exe.display()))?;
+    println!(
+        r"registered HKCU\Software\Classes\tc-record -> {}",
+        exe.display()
+    );
+    Ok(())
+}

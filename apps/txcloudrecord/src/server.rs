@@ -1,0 +1,199 @@
+//! HTTP: the guards (Host, Origin, method, size) and the envelope; everything
+//! else is the service's.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{HeaderMap, CONTENT_TYPE, HOST, ORIGIN};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use txcr_protocol::{failure, guard, parse_request, success, ApiError, ErrorCode, MAX_BODY_BYTES};
+use txcr_state::Caller;
+
+use crate::service::Service;
+
+const PREFIX: &str = "/localrecord/v1/";
+
+/// Shared by every connection.
+#[derive(Debug)]
+pub struct App {
+    /// The service.
+    pub service: Service,
+    /// Our port (for the Host check).
+    pub port: u16,
+    /// Browser origins allowed.
+    pub origins: guard::OriginPolicy,
+    /// Notified when Exit was answered.
+    pub exit: Notify,
+}
+
+type Resp = Response<Full<Bytes>>;
+
+fn respond(status: StatusCode, body: Vec<u8>, extra: &[(&'static str, String)]) -> Resp {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(
+        CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    for (k, v) in extra {
+        if let Ok(v) = v.parse() {
+            h.insert(*k, v);
+        }
+    }
+    r
+}
+
+fn refuse(status: StatusCode, code: ErrorCode, msg: &str) -> Resp {
+    respond(status, failure(&ApiError::new(code, msg)), &[])
+}
+
+fn header<'a>(h: &'a HeaderMap, name: impl hyper::header::AsHeaderName) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Resp, Infallible> {
+    let h = req.headers();
+    if !guard::host_allowed(header(h, HOST), app.port) {
+        return Ok(refuse(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            "Host must be 127.0.0.1 or localhost",
+        ));
+    }
+    let origin = header(h, ORIGIN).map(str::to_owned);
+    if let Some(o) = &origin {
+        if !app.origins.allows(o) {
+            tracing::warn!(origin = %o, "refused a browser origin that is not on the allow-list");
+            return Ok(refuse(StatusCode::FORBIDDEN, ErrorCode::Forbidden, "this web page's origin is not allowed to use the recorder; add it with --allow-origin"));
+        }
+    }
+    let cors = origin
+        .as_deref()
+        .map(guard::cors_headers)
+        .unwrap_or_default();
+    if req.method() == Method::OPTIONS {
+        let extra = match &origin {
+            Some(o) => guard::preflight_headers(
+                o,
+                header(h, "access-control-request-headers"),
+                header(h, "access-control-request-private-network") == Some("true"),
+            ),
+            None => Vec::new(),
+        };
+        return Ok(respond(StatusCode::NO_CONTENT, Vec::new(), &extra));
+    }
+    let Some(cmd) = req.uri().path().strip_prefix(PREFIX).map(str::to_owned) else {
+        return Ok(respond(
+            StatusCode::NOT_FOUND,
+            failure(&ApiError::new(
+                ErrorCode::UnknownCommand,
+                "paths are /localrecord/v1/<Cmd>",
+            )),
+            &cors,
+        ));
+    };
+    if req.method() != Method::POST {
+        return Ok(respond(
+            StatusCode::METHOD_NOT_ALLOWED,
+            failure(&ApiError::invalid("commands are sent with POST")),
+            &cors,
+        ));
+    }
+    let body = match Limited::new(req.into_body(), MAX_BODY_BYTES)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            let e = ApiError::invalid(format!(
+                "the request body is larger than {MAX_BODY_BYTES} bytes or was cut off"
+            ));
+            return Ok(respond(StatusCode::PAYLOAD_TOO_LARGE, failure(&e), &cors));
+        }
+    };
+    let caller = origin.map_or(Caller::Native, Caller::Origin);
+    let result = match parse_request(&cmd, &body) {
+        Err(e) => Err(e),
+        Ok(request) => {
+            let app2 = app.clone();
+            tokio::task::spawn_blocking(move || app2.service.handle(request, &caller))
+                .await
+                .unwrap_or_else(|e| {
+                    Err(ApiError::new(
+                        ErrorCode::RecorderFailed,
+                        format!("internal error: {e}"),
+                    ))
+                })
+        }
+    };
+    Ok(match result {
+        Ok(outcome) => {
+            if outcome.exit {
+                app.exit.notify_one();
+            }
+            respond(StatusCode::OK, success(outcome.fields), &cors)
+        }
+        Err(e) => {
+            tracing::info!(cmd = %cmd.chars().take(40).collect::<String>(), code = e.code.code(), "{}", e.message);
+            respond(StatusCode::OK, failure(&e), &cors)
+        }
+    })
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Serve until Exit or a termination signal; a running recording is finished
+/// cleanly before returning.
+pub async fn serve(listener: TcpListener, app: Arc<App>) -> anyhow::Result<()> {
+    let graceful = GracefulShutdown::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _) = match accepted {
+                    Ok(s) => s,
+                    Err(e) => { tracing::warn!("accept failed: {e}"); continue; }
+                };
+                let app = app.clone();
+                let conn = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(Duration::from_secs(10))
+                    .serve_connection(TokioIo::new(stream), service_fn(move |req| handle(req, app.clone())));
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move { let _ = conn.await; });
+            }
+            _ = app.exit.notified() => { tracing::info!("Exit requested"); break; }
+            _ = shutdown_signal() => { tracing::info!("signal received, stopping"); break; }
+        }
+    }
+    drop(listener);
+    let app2 = app.clone();
+    tokio::task::spawn_blocking(move || app2.service.shutdown()).await?;
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(Duration::from_secs(3)) => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,295 @@
+//! What each command does: the session decides, the recorder records.
+
+use std::sync::{Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+use txcr_capture::{FrameSource, Region, TestPattern};
+use txcr_protocol::{ApiError, Init, RecordView, Request, StartRecord, StateView};
+use txcr_recorder::{resolve_dst, Recording, RecordingSpec, Stats};
+use txcr_state::{Caller, Command, RecordState, Session};
+
+use crate::config::Config;
+use crate::errors;
+
+/// Size of the virtual window the test pattern stands for.
+const PATTERN_SIZE: (u32, u32) = (1280, 720);
+
+/// The result of a command: the `Response` fields, and whether the service
+/// should shut down once the answer is sent.
+#[derive(Debug)]
+pub struct Outcome {
+    /// `Response` fields.
+    pub fields: Value,
+    /// Exit requested.
+    pub exit: bool,
+}
+
+#[derive(Debug)]
+struct Task {
+    id: String,
+    recording: Option<Recording>,
+    /// Final stats once the recording has stopped.
+    last: Option<Stats>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    session: Session,
+    task: Option<Task>,
+    last_error: Option<String>,
+}
+
+/// The local service, independent of HTTP.
+#[derive(Debug)]
+pub struct Service {
+    cfg: Config,
+    inner: Mutex<Inner>,
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn task_id(class_id: u64) -> String {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    format!("{class_id}-{ms}")
+}
+
+impl Service {
+    /// A service with these settings.
+    pub fn new(cfg: Config) -> Self {
+        Self {
+            cfg,
+            inner: Mutex::new(Inner::default()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Run one command for `caller`. Blocks while a recording starts or stops.
+    pub fn handle(&self, req: Request, caller: &Caller) -> Result<Outcome, ApiError> {
+        let mut inner = self.lock();
+        reap(&mut inner);
+        let ok = |fields| {
+            Ok(Outcome {
+                fields,
+                exit: false,
+            })
+        };
+        match req {
+            Request::Init(init) => self
+                .init(&mut inner, init, caller)
+                .and_then(|()| ok(json!({}))),
+            Request::StartRecord(s) => self
+                .start(&mut inner, &s, caller)
+                .and_then(|()| ok(json!({}))),
+            Request::StopRecord => transition(&mut inner, Command::StopRecord, caller, |t| {
+                stop_task(t);
+            })
+            .and_then(|()| ok(json!({}))),
+            Request::PauseRecord => transition(&mut inner, Command::PauseRecord, caller, |t| {
+                t.recording.iter().for_each(Recording::pause);
+            })
+            .and_then(|()| ok(json!({}))),
+            Request::ResumeRecord => transition(&mut inner, Command::ResumeRecord, caller, |t| {
+                t.recording.iter().for_each(Recording::resume);
+            })
+            .and_then(|()| ok(json!({}))),
+            Request::GetState => {
+                inner
+                    .session
+                    .check(Command::GetState, caller)
+                    .map_err(|e| errors::state(&e))?;
+                ok(state_view(&inner).to_json())
+            }
+            Request::Exit => {
+                inner
+                    .session
+                    .check(Command::Exit, caller)
+                    .map_err(|e| errors::state(&e))?;
+                self.finish(&mut inner);
+                Ok(Outcome {
+                    fields: json!({}),
+                    exit: true,
+                })
+            }
+        }
+    }
+
+    /// Stop a running recording cleanly (Exit, signals, shutdown).
+    pub fn shutdown(&self) {
+        let mut inner = self.lock();
+        self.finish(&mut inner);
+    }
+
+    fn finish(&self, inner: &mut Inner) {
+        if let Some(t) = inner.task.as_mut() {
+            stop_task(t);
+        }
+        inner.session.recording_ended();
+    }
+
+    fn init(&self, inner: &mut Inner, init: Init, caller: &Caller) -> Result<(), ApiError> {
+        inner
+            .session
+            .check(Command::Init, caller)
+            .map_err(|e| errors::state(&e))?;
+        inner.session.auth_started();
+        match txcr_auth::verify_user_sig(
+            &self.cfg.apps,
+            init.sdk_app_id,
+            &init.user_id,
+            &init.user_sig,
+            unix_now(),
+        ) {
+            Ok(v) => {
+                inner
+                    .session
+                    .auth_succeeded(caller.clone(), v.identifier, v.sdkappid);
+                Ok(())
+            }
+            Err(e) => {
+                tracing::warn!(user = %init.user_id, "Init refused: {e}");
+                inner.session.auth_failed();
+                Err(errors::auth(&e))
+            }
+        }
+    }
+
+    fn source(&self, s: &StartRecord) -> Result<Box<dyn FrameSource>, ApiError> {
+        let region = Region {
+            x: s.x,
+            y: s.y,
+            width: s.width,
+            height: s.height,
+        };
+        // Every mode records the test pattern until the window backends land;
+        // start-up refuses x11/windows and warns for auto.
+        let (w, h) = PATTERN_SIZE;
+        Ok(Box::new(
+            TestPattern::new(w, h, region).map_err(errors::capture)?,
+        ))
+    }
+
+    fn start(&self, inner: &mut Inner, s: &StartRecord, caller: &Caller) -> Result<(), ApiError> {
+        inner
+            .session
+            .check(Command::StartRecord, caller)
+            .map_err(|e| errors::state(&e))?;
+        let id = task_id(s.class_id);
+        let dst = s
+            .dst_path
+            .clone()
+            .unwrap_or_else(|| format!("{}/{id}.flv", s.class_id));
+        let dst =
+            resolve_dst(&self.cfg.record_root, &dst).map_err(|e| errors::record(&e.into()))?;
+        let source = self.source(s)?;
+        let mut spec = RecordingSpec::new(dst.clone(), s.video_fps, s.slice_time);
+        spec.bitrate = s.video_bps;
+        spec.preset = self.cfg.preset.clone();
+        let recording = Recording::start(source, spec).map_err(|e| errors::record(&e))?;
+        tracing::info!(task = %id, dst = %dst.display(), fps = s.video_fps, slice = s.slice_time, "recording started");
+        if s.enable_audio {
+            tracing::warn!(
+                "EnableAudio: audio capture is not in this build yet; recording video only"
+            );
+        }
+        if s.enable_upload {
+            tracing::warn!(
+                "EnableUpload: slice upload is not in this build yet; slices stay on disk"
+            );
+        }
+        inner.task = Some(Task {
+            id,
+            recording: Some(recording),
+            last: None,
+        });
+        inner.last_error = None;
+        inner.session.commit(Command::StartRecord);
+        Ok(())
+    }
+}
+
+/// Check a recording command, do its work on the current task, commit.
+fn transition(
+    inner: &mut Inner,
+    cmd: Command,
+    caller: &Caller,
+    work: impl FnOnce(&mut Task),
+) -> Result<(), ApiError> {
+    inner
+        .session
+        .check(cmd, caller)
+        .map_err(|e| errors::state(&e))?;
+    if let Some(t) = inner.task.as_mut() {
+        work(t);
+    }
+    inner.session.commit(cmd);
+    Ok(())
+}
+
+fn stop_task(t: &mut Task) {
+    if let Some(rec) = t.recording.take() {
+        match rec.stop() {
+            Ok(summary) => {
+                tracing::info!(task = %t.id, slices = summary.stats.slices.len(), frames = summary.stats.frames, "recording stopped");
+                t.last = Some(summary.stats);
+            }
+            Err(e) => tracing::error!(task = %t.id, "recording did not stop cleanly: {e}"),
+        }
+    }
+}
+
+/// A recording that ended on its own (capture or disk failure) goes back to Idle.
+fn reap(inner: &mut Inner) {
+    let Some(t) = inner.task.as_mut() else { return };
+    if t.recording.as_ref().is_some_and(Recording::has_ended) {
+        stop_task(t);
+        inner.last_error = t.last.as_ref().and_then(|s| s.failure.clone());
+        inner.session.recording_ended();
+    }
+}
+
+fn state_view(inner: &Inner) -> StateView {
+    let s = &inner.session;
+    let task = inner.task.as_ref();
+    let stats = task.and_then(|t| {
+        t.recording
+            .as_ref()
+            .map(Recording::stats)
+            .or_else(|| t.last.clone())
+    });
+    let recording = s.record() != RecordState::Idle;
+    let duration = stats
+        .as_ref()
+        .filter(|_| recording)
+        .map_or(0, |st| st.recorded.as_secs());
+    let stats = stats.unwrap_or_default();
+    StateView {
+        user_id: s.user().map(|(u, _)| u.to_owned()).unwrap_or_default(),
+        auth_state: s.auth().as_str().into(),
+        record: RecordView {
+            state: s.record().as_str().into(),
+            duration,
+            task_id: task.map(|t| t.id.clone()),
+            frames: stats.frames,
+            dropped_frames: stats.dropped,
+            slices: stats
+                .slices
+                .iter()
+                .map(|f| f.path.display().to_string())
+                .collect(),
+            last_error: inner.last_error.clone(),
+        },
+        upload: Vec::new(),
+    }
+}
