@@ -103,7 +103,8 @@ fn serve(flags: &Flags) -> anyhow::Result<()> {
             Ok(l) => l,
             Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
                 let port = cfg.port;
-                if tokio::task::spawn_blocking(move || instance::is_ours(port)).await? {
+                if port != 0 && tokio::task::spawn_blocking(move || instance::is_ours(port)).await?
+                {
                     tracing::info!(
                         "txcloudrecord already serves 127.0.0.1:{port}; leaving it running"
                     );
@@ -113,15 +114,17 @@ fn serve(flags: &Flags) -> anyhow::Result<()> {
             }
             Err(e) => return Err(e).context("binding 127.0.0.1"),
         };
+        // Port 0 picks a free port; say which on stdout, for scripts and tests.
+        let port = listener.local_addr()?.port();
+        println!("txcloudrecord listening on http://127.0.0.1:{port}/localrecord/v1/");
         tracing::info!(
-            port = cfg.port,
+            port,
             record_root = %cfg.record_root.display(),
             data_dir = %cfg.data_dir.display(),
-            "serving http://127.0.0.1:{}/localrecord/v1/",
-            cfg.port
+            "serving"
         );
         let app = Arc::new(server::App {
-            port: cfg.port,
+            port,
             origins: cfg.origins.clone(),
             service: service::Service::new(cfg),
             exit: Notify::new(),

@@ -69,6 +69,10 @@ pub struct Summary {
 #[derive(Debug)]
 struct Control {
     timeline: Timeline,
+    /// When the capture thread will grab next. A pause takes effect there, so
+    /// the first frame after resume lands exactly one interval after the last
+    /// frame before the pause: no gap, no short step.
+    next_tick: Instant,
     stop: bool,
 }
 
@@ -124,6 +128,7 @@ impl Recording {
         let shared = Arc::new(Shared {
             ctl: Mutex::new(Control {
                 timeline: Timeline::new(Instant::now()),
+                next_tick: Instant::now(),
                 stop: false,
             }),
             wake: Condvar::new(),
@@ -155,7 +160,10 @@ impl Recording {
 
     /// Stop the clock; no frames are taken until [`resume`](Self::resume).
     pub fn pause(&self) {
-        lock(&self.shared.ctl).timeline.pause(Instant::now());
+        let mut ctl = lock(&self.shared.ctl);
+        let at = ctl.next_tick.max(Instant::now());
+        ctl.timeline.pause(at);
+        drop(ctl);
         self.shared.wake.notify_all();
     }
 
@@ -249,6 +257,7 @@ fn capture_loop(
                 was_paused = false;
                 next = Instant::now();
             }
+            ctl.next_tick = next;
             let now = Instant::now();
             if now >= next {
                 break;

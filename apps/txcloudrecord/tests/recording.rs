@@ -1,0 +1,123 @@
+//! Real recordings through the HTTP API, checked with ffprobe/ffmpeg.
+#![allow(clippy::unwrap_used)] // tests
+
+mod util;
+
+use std::thread::sleep;
+use std::time::Duration;
+
+use util::*;
+
+#[test]
+fn twelve_seconds_with_a_pause_give_three_playable_continuous_slices() {
+    let svc = Svc::start();
+    svc.init("teacher");
+    let r = svc.cmd(
+        "StartRecord",
+        r#"{"AppProc":"demo","DstPath":"class.flv","x":320,"y":180,"Width":640,"Height":360,"VideoFps":15,"SliceTime":5,"ClassId":42,"EnableUpload":false,"EnableAudio":false}"#,
+    );
+    assert_eq!(r, serde_json::json!({}));
+    sleep(Duration::from_millis(6000));
+    assert_eq!(svc.cmd("PauseRecord", ""), serde_json::json!({}));
+    let paused = svc.state();
+    assert_eq!(paused["Record"]["State"], "Paused");
+    sleep(Duration::from_millis(3000));
+    let still = svc.state();
+    assert_eq!(
+        still["Record"]["Duration"], paused["Record"]["Duration"],
+        "paused time is not counted"
+    );
+    assert_eq!(svc.cmd("ResumeRecord", ""), serde_json::json!({}));
+    sleep(Duration::from_millis(6200));
+    let before_stop = svc.state();
+    assert_eq!(before_stop["Record"]["State"], "Recording");
+    let duration = before_stop["Record"]["Duration"].as_u64().unwrap();
+    assert!((11..=13).contains(&duration), "Duration {duration}");
+    assert_eq!(svc.cmd("StopRecord", ""), serde_json::json!({}));
+    let st = svc.state();
+    assert_eq!(st["Record"]["State"], "Idle");
+
+    let files = slices(&st);
+    assert_eq!(files.len(), 3, "{files:?}");
+    let names: Vec<_> = files
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        ["class_0001.flv", "class_0002.flv", "class_0003.flv"]
+    );
+    let mut all: Vec<f64> = vec![];
+    let mut durations = vec![];
+    for f in &files {
+        assert!(f.starts_with(&svc.root));
+        assert_eq!(decode_errors(f), "", "{} decodes cleanly", f.display());
+        assert_eq!(probe_stream(f), ("h264".into(), 640, 360));
+        let packets = probe_packets(f);
+        assert!(packets[0].1, "{} starts with a keyframe", f.display());
+        durations.push(packets.last().unwrap().0 - packets[0].0 + 1.0 / 15.0);
+        all.extend(packets.iter().map(|p| p.0));
+    }
+    // Timestamps continue across slices, strictly increasing, with no gap at the
+    // pause or at a cut (a gap would be > 1.5 frames at 15 fps).
+    for w in all.windows(2) {
+        let step = w[1] - w[0];
+        assert!(
+            step > 0.0 && step < 1.5 / 15.0,
+            "step {step:.3}s at {:.3}s",
+            w[0]
+        );
+    }
+    let recorded = all.last().unwrap() - all[0] + 1.0 / 15.0;
+    assert!(
+        (recorded - duration as f64).abs() < 1.2,
+        "recorded {recorded:.2}s vs Duration {duration}"
+    );
+    let fps = all.len() as f64 / recorded;
+    assert!((fps - 15.0).abs() <= 0.75, "fps {fps:.2}");
+    // Cut at forced keyframes: the first two slices are 5 s within one frame.
+    for d in &durations[..2] {
+        assert!((d - 5.0).abs() <= 1.0 / 15.0 + 0.01, "slice of {d:.3}s");
+    }
+    let sum: f64 = durations.iter().sum();
+    assert!(
+        (sum - recorded).abs() <= 3.0 / 15.0,
+        "slices sum {sum:.3}s vs {recorded:.3}s"
+    );
+}
+
+#[test]
+fn exit_finishes_the_running_recording_before_leaving() {
+    let mut svc = Svc::start();
+    svc.init("teacher");
+    svc.cmd(
+        "StartRecord",
+        r#"{"Wnd":1,"DstPath":"exit.flv","Width":320,"Height":240,"SliceTime":60,"ClassId":1}"#,
+    );
+    sleep(Duration::from_millis(2500));
+    assert_eq!(svc.cmd("Exit", ""), serde_json::json!({}));
+    let status = svc
+        .wait_exit(Duration::from_secs(10))
+        .expect("Exit stops the process");
+    assert!(status.success());
+    let f = svc.root.join("exit_0001.flv");
+    assert_eq!(decode_errors(&f), "");
+    let packets = probe_packets(&f);
+    assert!(packets.len() >= 25, "{} frames", packets.len());
+}
+
+#[test]
+fn default_dst_path_lands_under_the_root_by_class() {
+    let svc = Svc::start();
+    svc.init("teacher");
+    svc.cmd(
+        "StartRecord",
+        r#"{"Wnd":1,"Width":160,"Height":120,"ClassId":77}"#,
+    );
+    sleep(Duration::from_millis(1200));
+    svc.cmd("StopRecord", "");
+    let files = slices(&svc.state());
+    assert_eq!(files.len(), 1);
+    assert!(files[0].starts_with(svc.root.join("77")), "{files:?}");
+    assert_eq!(decode_errors(&files[0]), "");
+}

@@ -1,0 +1,281 @@
+//! Helpers for the end-to-end tests: the real binary on a free port, a raw HTTP
+//! client (so tests control every header), and ffprobe/ffmpeg checks.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // test helpers
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const APP: u64 = 1400000000;
+pub const KEY: &str = "5bd2850fff3ecb11d7c805251c51ee463a25727bddc2385f3fa8bfee1bb93b5e";
+
+pub fn user_sig(user: &str) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    txcr_auth::gen_user_sig(APP, KEY, user, 86400, now)
+}
+
+/// A running `txcloudrecord`; killed (if still running) when dropped.
+pub struct Svc {
+    pub port: u16,
+    pub root: PathBuf,
+    pub dir: tempfile::TempDir,
+    child: Child,
+}
+
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_txcloudrecord"))
+}
+
+impl Svc {
+    pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    pub fn start_with(args: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("rec");
+        std::fs::create_dir_all(&root).unwrap();
+        let root = root.canonicalize().unwrap();
+        let mut child = bin()
+            .args(["--port", "0", "--capture", "test-pattern"])
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .arg("--record-root")
+            .arg(&root)
+            .args(args)
+            .env("TXCR_SDKAPPID", APP.to_string())
+            .env("TXCR_SECRET_KEY", KEY)
+            .env_remove("TXCR_ALLOWED_ORIGINS")
+            .env_remove("TXCR_CONFIG")
+            .env("TXCR_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let port = read_port(&mut child);
+        Svc {
+            port,
+            root,
+            dir,
+            child,
+        }
+    }
+
+    /// POST a command as a native client; returns the `Response` object.
+    pub fn cmd(&self, name: &str, body: &str) -> Value {
+        let r = self.request("POST", &format!("/localrecord/v1/{name}"), &[], body);
+        assert_eq!(r.status, 200, "{name}: {}", r.body);
+        r.json()["Response"].clone()
+    }
+
+    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+        let host = format!("127.0.0.1:{}", self.port);
+        let mut all: Vec<(&str, &str)> = vec![];
+        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+            all.push(("Host", &host));
+        }
+        all.extend_from_slice(headers);
+        raw(self.port, method, path, &all, body.as_bytes())
+    }
+
+    pub fn init(&self, user: &str) {
+        let r = self.cmd(
+            "Init",
+            &format!(
+                r#"{{"SdkAppId":{APP},"UserId":"{user}","UserSig":"{}"}}"#,
+                user_sig(user)
+            ),
+        );
+        assert_eq!(r, serde_json::json!({}), "Init failed");
+    }
+
+    pub fn state(&self) -> Value {
+        self.cmd("GetState", "")
+    }
+
+    /// Wait for the process to leave on its own; its exit status.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let t0 = Instant::now();
+        while t0.elapsed() < within {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+impl Drop for Svc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The port from the service's "listening on" line (it binds port 0).
+pub fn read_port(child: &mut Child) -> u16 {
+    use std::io::BufRead;
+    let out = child.stdout.take().expect("stdout is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = std::io::BufReader::new(out).lines();
+        if let Some(Ok(line)) = lines.next() {
+            let _ = tx.send(line);
+        }
+        for _ in lines {} // keep draining so the service never blocks on stdout
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("service printed its address");
+    let port = line
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.split('/').next())
+        .and_then(|p| p.parse().ok());
+    port.unwrap_or_else(|| panic!("no port in {line:?}"))
+}
+
+pub fn error_code(response: &Value) -> Option<i64> {
+    response["Error"]["Code"].as_i64()
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub head: String,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_owned())
+        })
+    }
+}
+
+/// One HTTP/1.1 request with exactly these headers, over a fresh connection.
+pub fn raw(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str(&format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    ));
+    s.write_all(req.as_bytes()).unwrap();
+    let _ = s.write_all(body);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    Reply {
+        status,
+        head: head.to_owned(),
+        body: body.to_owned(),
+    }
+}
+
+/// Video packets of a file as ffprobe sees them: (pts seconds, keyframe).
+pub fn probe_packets(path: &Path) -> Vec<(f64, bool)> {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "packet=pts_time,flags",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path)
+        .output()
+        .expect("ffprobe is installed (cargo xtask setup)");
+    assert!(
+        out.status.success(),
+        "ffprobe failed on {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut it = l.split(',');
+            let pts = it.next()?.parse().ok()?;
+            Some((pts, it.next().unwrap_or("").contains('K')))
+        })
+        .collect()
+}
+
+/// (codec, width, height) of the first video stream.
+pub fn probe_stream(path: &Path) -> (String, u32, u32) {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=codec_name,width,height",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let f: Vec<&str> = text.trim().split(',').collect();
+    (
+        f[0].to_owned(),
+        f[1].parse().unwrap(),
+        f[2].parse().unwrap(),
+    )
+}
+
+/// Decode every frame with ffmpeg; returns its error output (empty = clean).
+pub fn decode_errors(path: &Path) -> String {
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(path)
+        .args(["-fps_mode", "passthrough", "-f", "null", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ffmpeg could not decode {}",
+        path.display()
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn slices(state: &Value) -> Vec<PathBuf> {
+    state["Record"]["Slices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| PathBuf::from(v.as_str().unwrap()))
+        .collect()
+}
