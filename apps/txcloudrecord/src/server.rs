@@ -57,7 +57,7 @@ fn refuse(status: StatusCode, code: ErrorCode, msg: &str) -> Resp {
     respond(status, failure(&ApiError::new(code, msg)), &[])
 }
 
-fn header<'a>(h: &'a HeaderMap, name: impl hyper::header::AsHeaderName) -> Option<&'a str> {
+fn header(h: &HeaderMap, name: impl hyper::header::AsHeaderName) -> Option<&str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 

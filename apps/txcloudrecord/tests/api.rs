@@ -1,6 +1,6 @@
 //! The command API over real HTTP: every command, error code, state transition,
 //! and the browser-facing guards.
-#![allow(clippy::unwrap_used)] // tests
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests
 
 mod util;
 

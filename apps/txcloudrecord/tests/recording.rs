@@ -1,5 +1,5 @@
 //! Real recordings through the HTTP API, checked with ffprobe/ffmpeg.
-#![allow(clippy::unwrap_used)] // tests
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests
 
 mod util;
 

@@ -1,5 +1,5 @@
 //! The real pipeline (test pattern → x264 → slices) with a pause in the middle.
-#![allow(clippy::unwrap_used)] // tests
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests
 
 use std::thread::sleep;
 use std::time::Duration;

@@ -1,0 +1,1 @@
+//! Examples live in `examples/`: `cargo run -p txcr-examples --example record_pattern`.

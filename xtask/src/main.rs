@@ -1,0 +1,74 @@
+//! `cargo xtask <setup|test|demo|bench>`: the project's workflows, never in the
+//! build path of the libraries or apps.
+
+mod demo;
+mod setup;
+
+use std::process::Command;
+
+use anyhow::{bail, Context};
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+  setup   check (and, as root, install) the Debian/Ubuntu packages the build and tests need
+  test    setup, then cargo fmt --check, clippy -D warnings, and every test
+  demo    setup, build, run the service on embedded defaults and record a short class
+  bench   run the criterion benchmarks";
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("setup") => setup::ensure(),
+        Some("test") => test(),
+        Some("demo") => demo::run(),
+        Some("bench") => {
+            setup::ensure()?;
+            cargo(&["bench", "-p", "txcr-benches"])
+        }
+        _ => {
+            println!("{USAGE}");
+            if args.is_empty() {
+                Ok(())
+            } else {
+                bail!("unknown command {:?}", args[0])
+            }
+        }
+    }
+}
+
+/// Run cargo from the workspace root, failing on a non-zero exit.
+pub fn cargo(args: &[&str]) -> anyhow::Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    println!("==> cargo {}", args.join(" "));
+    let status = Command::new(cargo)
+        .args(args)
+        .current_dir(workspace_root())
+        .status()
+        .context("running cargo")?;
+    if !status.success() {
+        bail!("cargo {} failed", args.join(" "));
+    }
+    Ok(())
+}
+
+/// The workspace root (xtask lives one level below it).
+pub fn workspace_root() -> std::path::PathBuf {
+    let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.parent().unwrap_or(here).to_path_buf()
+}
+
+fn test() -> anyhow::Result<()> {
+    setup::ensure()?;
+    cargo(&["fmt", "--all", "--check"])?;
+    cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
+    cargo(&["test", "--workspace"])?;
+    println!("==> all checks passed");
+    Ok(())
+}

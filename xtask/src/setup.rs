@@ -1,0 +1,89 @@
+//! System packages: what the build (libx264, bindgen's libclang) and the tests
+//! (ffmpeg/ffprobe as the independent decoder) need on Debian/Ubuntu.
+
+use std::process::Command;
+
+use anyhow::{bail, Context};
+
+/// Debian package → why.
+pub const PACKAGES: &[(&str, &str)] = &[
+    ("pkg-config", "finds libx264"),
+    ("libx264-dev", "H.264 encoder (GPL)"),
+    ("libclang-dev", "bindgen for x264-sys"),
+    ("clang", "bindgen for x264-sys"),
+    ("ffmpeg", "tests decode recordings with ffprobe/ffmpeg"),
+];
+
+fn installed(pkg: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", pkg])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Make sure every package is there: install what is missing when we can
+/// (root, or sudo without a password), otherwise say exactly what to run.
+pub fn ensure() -> anyhow::Result<()> {
+    if Command::new("dpkg-query")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        println!("==> not a Debian/Ubuntu system: make sure pkg-config, libx264 (dev), libclang and ffmpeg are installed");
+        return Ok(());
+    }
+    let missing: Vec<&str> = PACKAGES
+        .iter()
+        .map(|(p, _)| *p)
+        .filter(|p| !installed(p))
+        .collect();
+    if missing.is_empty() {
+        println!(
+            "==> system packages present: {}",
+            PACKAGES
+                .iter()
+                .map(|(p, _)| *p)
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        return Ok(());
+    }
+    let mut prefix: Vec<&str> = Vec::new();
+    if !is_root() {
+        let sudo_ok = Command::new("sudo")
+            .args(["-n", "true"])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !sudo_ok {
+            bail!(
+                "missing packages; run: sudo apt-get install -y {}",
+                missing.join(" ")
+            );
+        }
+        prefix.push("sudo");
+    }
+    println!("==> installing {}", missing.join(" "));
+    let run = |args: &[&str]| -> anyhow::Result<()> {
+        let all: Vec<&str> = prefix.iter().copied().chain(args.iter().copied()).collect();
+        let status = Command::new(all[0])
+            .args(&all[1..])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .with_context(|| format!("running {}", all.join(" ")))?;
+        if !status.success() {
+            bail!("{} failed", all.join(" "));
+        }
+        Ok(())
+    };
+    run(&["apt-get", "update", "-qq"])?;
+    let mut install = vec!["apt-get", "install", "-y", "-qq", "--no-install-recommends"];
+    install.extend(&missing);
+    run(&install)
+}
