@@ -198,8 +198,8 @@ pub fn raw(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: 
     }
 }
 
-/// Video packets of a file as ffprobe sees them: (pts seconds, keyframe).
-pub fn probe_packets(path: &Path) -> Vec<(f64, bool)> {
+/// `ffprobe -show_entries <entries>` on the first video stream, as CSV lines.
+fn ffprobe_v0(path: &Path, entries: &str) -> String {
     let out = Command::new("ffprobe")
         .args([
             "-v",
@@ -207,7 +207,7 @@ pub fn probe_packets(path: &Path) -> Vec<(f64, bool)> {
             "-select_streams",
             "v:0",
             "-show_entries",
-            "packet=pts_time,flags",
+            entries,
             "-of",
             "csv=p=0",
         ])
@@ -220,7 +220,12 @@ pub fn probe_packets(path: &Path) -> Vec<(f64, bool)> {
         path.display(),
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout)
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Video packets of a file as ffprobe sees them: (pts seconds, keyframe).
+pub fn probe_packets(path: &Path) -> Vec<(f64, bool)> {
+    ffprobe_v0(path, "packet=pts_time,flags")
         .lines()
         .filter_map(|l| {
             let mut it = l.split(',');
@@ -232,21 +237,7 @@ pub fn probe_packets(path: &Path) -> Vec<(f64, bool)> {
 
 /// (codec, width, height) of the first video stream.
 pub fn probe_stream(path: &Path) -> (String, u32, u32) {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            "stream=codec_name,width,height",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(path)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = ffprobe_v0(path, "stream=codec_name,width,height");
     let f: Vec<&str> = text.trim().split(',').collect();
     (
         f[0].to_owned(),
