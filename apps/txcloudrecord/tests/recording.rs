@@ -79,6 +79,17 @@ fn twelve_seconds_with_a_pause_give_three_playable_continuous_slices() {
     for d in &durations[..2] {
         assert!((d - 5.0).abs() <= 1.0 / 15.0 + 0.01, "slice of {d:.3}s");
     }
+    // Every frame shows its own moment: the picture drawn at capture time
+    // carries the same timestamp the container gives it (no frozen run at the
+    // pause, no frame shown twice).
+    for f in &files {
+        let pts: Vec<u64> = probe_packets(f)
+            .iter()
+            .map(|p| (p.0 * 1000.0).round() as u64)
+            .collect();
+        let shown = decoded_stamps(f, 640, 360);
+        assert_eq!(shown, pts, "{}", f.display());
+    }
     let sum: f64 = durations.iter().sum();
     assert!(
         (sum - recorded).abs() <= 3.0 / 15.0,

@@ -270,3 +270,27 @@ pub fn slices(state: &Value) -> Vec<PathBuf> {
         .map(|v| PathBuf::from(v.as_str().unwrap()))
         .collect()
 }
+
+/// Decode every frame to 8-bit grey and read the test pattern's time stamp
+/// from each: what moment (ms) each frame shows.
+pub fn decoded_stamps(path: &Path, width: usize, height: usize) -> Vec<u64> {
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(path)
+        .args([
+            "-fps_mode",
+            "passthrough",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "gray",
+            "-",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    out.stdout
+        .chunks_exact(width * height)
+        .map(|frame| txcr_capture::decode_stamp(frame, width).unwrap())
+        .collect()
+}
