@@ -341,3 +341,56 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod robustness {
+    use super::*;
+
+    /// xorshift64: deterministic, no dependency.
+    fn rng(seed: &mut u64) -> u64 {
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 7;
+        *seed ^= *seed << 17;
+        *seed
+    }
+
+    #[test]
+    fn random_and_mutated_bodies_never_panic() {
+        let seeds: &[&[u8]] = &[
+            br#"{"SdkAppId":1400000000,"UserId":"u","UserSig":"abc"}"#,
+            br#"{"Wnd":1,"AppProc":"a","DstPath":"a.flv","x":1,"y":2,"Width":3,"Height":4,"VideoFps":15,"VideoBps":1,"EnableAudio":true,"EnableUpload":false,"SliceTime":5,"ClassId":9}"#,
+            b"{}",
+        ];
+        let cmds = [
+            "Init",
+            "StartRecord",
+            "StopRecord",
+            "PauseRecord",
+            "ResumeRecord",
+            "GetState",
+            "Exit",
+            "X",
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for i in 0..20_000 {
+            let mut body = seeds[i % seeds.len()].to_vec();
+            for _ in 0..(rng(&mut seed) % 6) {
+                let pos = (rng(&mut seed) as usize) % (body.len() + 1);
+                const ALPHABET: &[u8] = b"{}[]\":,0123456789-.eE truefalsnul\\\x00\xff";
+                let byte = ALPHABET[(rng(&mut seed) % ALPHABET.len() as u64) as usize];
+                match rng(&mut seed) % 3 {
+                    0 if pos < body.len() => body[pos] = byte,
+                    1 if pos < body.len() => {
+                        body.remove(pos);
+                    }
+                    _ => body.insert(pos, byte),
+                }
+            }
+            let cmd = cmds[(rng(&mut seed) % cmds.len() as u64) as usize];
+            // Either a request or an error with a message; never a panic.
+            if let Err(e) = parse_request(cmd, &body) {
+                assert!(!e.message.is_empty());
+            }
+        }
+    }
+}
