@@ -28,5 +28,5 @@ mod request;
 mod response;
 
 pub use error::{ApiError, ErrorCode};
-pub use request::{parse_request, Init, Request, StartRecord, Target, MAX_BODY_BYTES};
+pub use request::{parse_request, Init, Request, StartRecord, Target, COMMANDS, MAX_BODY_BYTES};
 pub use response::{failure, success, RecordView, StateView, UploadView};

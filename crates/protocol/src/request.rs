@@ -2,6 +2,17 @@ use serde_json::{Map, Value};
 
 use crate::ApiError;
 
+/// The command names of the contract, as they appear in the path.
+pub const COMMANDS: [&str; 7] = [
+    "Init",
+    "StartRecord",
+    "StopRecord",
+    "PauseRecord",
+    "ResumeRecord",
+    "GetState",
+    "Exit",
+];
+
 /// Largest request body accepted; real commands are a few hundred bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
@@ -194,22 +205,13 @@ pub fn parse_request(cmd: &str, body: &[u8]) -> Result<Request, ApiError> {
             "the request body is larger than {MAX_BODY_BYTES} bytes"
         )));
     }
-    let known = [
-        "Init",
-        "StartRecord",
-        "StopRecord",
-        "PauseRecord",
-        "ResumeRecord",
-        "GetState",
-        "Exit",
-    ];
-    if !known.contains(&cmd) {
+    if !COMMANDS.contains(&cmd) {
         let shown: String = cmd.chars().take(64).collect();
         return Err(ApiError::new(
             crate::ErrorCode::UnknownCommand,
             format!(
                 "unknown command {shown:?}; commands are {}",
-                known.join(", ")
+                COMMANDS.join(", ")
             ),
         ));
     }
@@ -361,16 +363,7 @@ mod robustness {
             br#"{"Wnd":1,"AppProc":"a","DstPath":"a.flv","x":1,"y":2,"Width":3,"Height":4,"VideoFps":15,"VideoBps":1,"EnableAudio":true,"EnableUpload":false,"SliceTime":5,"ClassId":9}"#,
             b"{}",
         ];
-        let cmds = [
-            "Init",
-            "StartRecord",
-            "StopRecord",
-            "PauseRecord",
-            "ResumeRecord",
-            "GetState",
-            "Exit",
-            "X",
-        ];
+        let cmds: Vec<&str> = COMMANDS.iter().copied().chain(["X"]).collect();
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
         for i in 0..20_000 {
             let mut body = seeds[i % seeds.len()].to_vec();
