@@ -13,12 +13,12 @@ use txcr_protocol::guard::OriginPolicy;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CaptureMode {
-    /// The platform's window capture. Until the X11/Windows backends land this
-    /// is the test pattern (a warning says so at start-up).
+    /// The platform's window capture: Windows Graphics Capture on Windows, X11
+    /// elsewhere.
     Auto,
-    /// X11 window capture (not in this build yet).
+    /// X11 window capture (Composite + MIT-SHM).
     X11,
-    /// Windows Graphics Capture (not in this build yet).
+    /// Windows Graphics Capture (`windows-capture`).
     Windows,
     /// A synthetic moving picture for any StartRecord.
     TestPattern,
@@ -74,6 +74,7 @@ struct File {
     allow_origins: Option<Vec<String>>,
     capture: Option<CaptureMode>,
     preset: Option<String>,
+    screen_fallback: Option<bool>,
     #[serde(default)]
     apps: Vec<FileApp>,
 }
@@ -93,6 +94,9 @@ pub struct Config {
     pub capture: CaptureMode,
     /// x264 preset.
     pub preset: String,
+    /// Without a compositor, record the screen area of the window (what covers
+    /// it included) instead of refusing with -10004.
+    pub screen_fallback: bool,
     /// Applications whose UserSigs are accepted.
     pub apps: AppKeys,
 }
@@ -160,6 +164,7 @@ impl Config {
             origins: OriginPolicy::new(&origins),
             capture: flags.capture.or(file.capture).unwrap_or(CaptureMode::Auto),
             preset: file.preset.unwrap_or_else(|| "veryfast".into()),
+            screen_fallback: file.screen_fallback.unwrap_or(false),
             apps,
         })
     }

@@ -3,6 +3,7 @@
 //! Glue only: flags → config → the HTTP service built from the library crates.
 //! See ARCHITECTURE.md for the crates and README.md for the API.
 
+mod capture;
 mod config;
 mod errors;
 mod instance;
@@ -82,14 +83,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn serve(flags: &Flags) -> anyhow::Result<()> {
     let cfg = Config::load(flags)?;
-    match cfg.capture {
-        CaptureMode::TestPattern => {}
-        CaptureMode::Auto => tracing::warn!(
-            "window capture backends are not in this build yet: recording the test pattern"
-        ),
-        other => anyhow::bail!(
-            "capture backend {other:?} is not in this build yet; use --capture test-pattern"
-        ),
+    if cfg.capture == CaptureMode::Windows && !cfg!(windows) {
+        anyhow::bail!("--capture windows works on Windows only");
+    }
+    if cfg.capture == CaptureMode::X11 && !cfg!(target_os = "linux") {
+        anyhow::bail!("--capture x11 works on Linux only");
     }
     if cfg.apps.is_empty() {
         tracing::warn!("no application configured (TXCR_SDKAPPID/TXCR_SECRET_KEY or [[apps]]): every Init will fail");

@@ -9,7 +9,7 @@ use txcr_protocol::{ApiError, Init, RecordView, Request, StartRecord, StateView}
 use txcr_recorder::{resolve_dst, Recording, RecordingSpec, Stats};
 use txcr_state::{Caller, Command, RecordState, Session};
 
-use crate::config::Config;
+use crate::config::{CaptureMode, Config};
 use crate::errors;
 
 /// Size of the virtual window the test pattern stands for.
@@ -172,12 +172,15 @@ impl Service {
             width: s.width,
             height: s.height,
         };
-        // Every mode records the test pattern until the window backends land;
-        // start-up refuses x11/windows and warns for auto.
-        let (w, h) = PATTERN_SIZE;
-        Ok(Box::new(
-            TestPattern::new(w, h, region).map_err(errors::capture)?,
-        ))
+        match self.cfg.capture {
+            CaptureMode::TestPattern => {
+                let (w, h) = PATTERN_SIZE;
+                Ok(Box::new(
+                    TestPattern::new(w, h, region).map_err(errors::capture)?,
+                ))
+            }
+            _ => crate::capture::open_window(&s.target, region, &self.cfg).map_err(errors::capture),
+        }
     }
 
     fn start(&self, inner: &mut Inner, s: &StartRecord, caller: &Caller) -> Result<(), ApiError> {

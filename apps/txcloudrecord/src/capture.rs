@@ -1,0 +1,62 @@
+//! Choosing the platform's window capture backend for a StartRecord.
+
+use txcr_capture::{CaptureError, FrameSource, Region};
+use txcr_protocol::Target;
+
+use crate::config::Config;
+
+/// Open the window `target` names, on this platform's backend.
+#[cfg(target_os = "linux")]
+pub fn open_window(
+    target: &Target,
+    region: Region,
+    cfg: &Config,
+) -> Result<Box<dyn FrameSource>, CaptureError> {
+    use txcr_capture::x11::{X11Options, X11Source, X11Target};
+    if std::env::var_os("DISPLAY").is_none() {
+        return Err(CaptureError::Unavailable(
+            "no X display: DISPLAY is not set".into(),
+        ));
+    }
+    let target =
+        match target {
+            Target::Window(id) => X11Target::Window(u32::try_from(*id).map_err(|_| {
+                CaptureError::WindowNotFound(format!("{id} is not an X11 window id"))
+            })?),
+            Target::Process(name) => X11Target::Process(name.clone()),
+        };
+    let opts = X11Options {
+        display: None,
+        screen_fallback: cfg.screen_fallback,
+    };
+    let source = X11Source::open(&target, region, &opts)?;
+    tracing::info!(window = source.window(), "recording X11 window");
+    Ok(Box::new(source))
+}
+
+/// Open the window `target` names, on this platform's backend.
+#[cfg(windows)]
+pub fn open_window(
+    target: &Target,
+    region: Region,
+    _cfg: &Config,
+) -> Result<Box<dyn FrameSource>, CaptureError> {
+    use txcr_capture::windows::{WindowsSource, WindowsTarget};
+    let target = match target {
+        Target::Window(hwnd) => WindowsTarget::Window(*hwnd),
+        Target::Process(name) => WindowsTarget::Process(name.clone()),
+    };
+    Ok(Box::new(WindowsSource::open(&target, region)?))
+}
+
+/// No window capture on this platform.
+#[cfg(not(any(target_os = "linux", windows)))]
+pub fn open_window(
+    _: &Target,
+    _: Region,
+    _: &Config,
+) -> Result<Box<dyn FrameSource>, CaptureError> {
+    Err(CaptureError::Unavailable(
+        "no window capture backend for this platform".into(),
+    ))
+}

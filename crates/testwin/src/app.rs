@@ -1,0 +1,148 @@
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use txcr_capture::{FrameSource, Region, TestPattern};
+use txcr_core::VideoFrame;
+use x11rb::connection::Connection;
+use x11rb::protocol::xproto::{
+    AtomEnum, ConnectionExt, CreateWindowAux, EventMask, ImageFormat, PropMode, WindowClass,
+};
+use x11rb::protocol::Event;
+use x11rb::wrapper::ConnectionExt as _;
+
+type Error = Box<dyn std::error::Error>;
+
+struct Args {
+    size: (u16, u16),
+    pos: (i16, i16),
+    solid: Option<[u8; 4]>,
+    title: String,
+}
+
+fn parse(args: Vec<String>) -> Result<Args, Error> {
+    let mut a = Args {
+        size: (640, 360),
+        pos: (0, 0),
+        solid: None,
+        title: "txcr-testwin".into(),
+    };
+    let mut it = args.into_iter();
+    while let Some(flag) = it.next() {
+        let v = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--size" => {
+                let (w, h) = v.split_once('x').ok_or("--size WxH")?;
+                a.size = (w.parse()?, h.parse()?);
+            }
+            "--pos" => {
+                let (x, y) = v.split_once(',').ok_or("--pos X,Y")?;
+                a.pos = (x.parse()?, y.parse()?);
+            }
+            "--solid" => {
+                let rgb = u32::from_str_radix(&v, 16)?;
+                a.solid = Some([
+                    (rgb & 0xff) as u8,
+                    (rgb >> 8 & 0xff) as u8,
+                    (rgb >> 16 & 0xff) as u8,
+                    0,
+                ]);
+            }
+            "--title" => a.title = v,
+            other => return Err(format!("unknown flag {other}").into()),
+        }
+    }
+    Ok(a)
+}
+
+pub fn run(args: Vec<String>) -> Result<(), Error> {
+    let args = parse(args)?;
+    let (conn, screen_num) = x11rb::connect(None)?;
+    let screen = &conn.setup().roots[screen_num];
+    let win = conn.generate_id()?;
+    conn.create_window(
+        24,
+        win,
+        screen.root,
+        args.pos.0,
+        args.pos.1,
+        args.size.0,
+        args.size.1,
+        0,
+        WindowClass::INPUT_OUTPUT,
+        screen.root_visual,
+        &CreateWindowAux::new().event_mask(EventMask::STRUCTURE_NOTIFY | EventMask::EXPOSURE),
+    )?;
+    let pid_atom = conn.intern_atom(false, b"_NET_WM_PID")?.reply()?.atom;
+    conn.change_property32(
+        PropMode::REPLACE,
+        win,
+        pid_atom,
+        AtomEnum::CARDINAL,
+        &[std::process::id()],
+    )?;
+    conn.change_property8(
+        PropMode::REPLACE,
+        win,
+        AtomEnum::WM_NAME,
+        AtomEnum::STRING,
+        args.title.as_bytes(),
+    )?;
+    let gc = conn.generate_id()?;
+    conn.create_gc(gc, win, &Default::default())?;
+    conn.map_window(win)?;
+    conn.sync()?;
+    println!("{win}");
+    std::io::stdout().flush()?;
+
+    let start = Instant::now();
+    let (mut w, mut h) = (u32::from(args.size.0), u32::from(args.size.1));
+    let mut pattern = TestPattern::new(w, h, Region::default())?;
+    let mut frame = VideoFrame::new(w, h);
+    loop {
+        while let Some(ev) = conn.poll_for_event()? {
+            match ev {
+                Event::DestroyNotify(_) => return Ok(()),
+                Event::ConfigureNotify(e)
+                    if (u32::from(e.width), u32::from(e.height)) != (w, h) =>
+                {
+                    (w, h) = (u32::from(e.width).max(16), u32::from(e.height).max(16));
+                    pattern = TestPattern::new(w, h, Region::default())?;
+                    frame = VideoFrame::new(w, h);
+                }
+                _ => {}
+            }
+        }
+        match args.solid {
+            Some(px) => frame
+                .data
+                .chunks_exact_mut(4)
+                .for_each(|p| p.copy_from_slice(&px)),
+            None => {
+                frame.pts = start.elapsed();
+                pattern.grab(&mut frame)?;
+            }
+        }
+        // Rows in bands keep each request well under the server's limit.
+        let band = (60_000 / (w as usize * 4)).max(1) as u32;
+        let mut y = 0;
+        while y < h {
+            let rows = band.min(h - y);
+            let bytes = &frame.data[(y * w * 4) as usize..((y + rows) * w * 4) as usize];
+            conn.put_image(
+                ImageFormat::Z_PIXMAP,
+                win,
+                gc,
+                w as u16,
+                rows as u16,
+                0,
+                y as i16,
+                0,
+                24,
+                bytes,
+            )?;
+            y += rows;
+        }
+        conn.sync()?;
+        std::thread::sleep(Duration::from_millis(33));
+    }
+}
