@@ -48,6 +48,16 @@ fn unavailable(e: impl std::fmt::Display) -> CaptureError {
     CaptureError::Unavailable(format!("X11: {e}"))
 }
 
+/// A rectangle of a drawable to read.
+#[derive(Debug, Clone, Copy)]
+struct SourceRect {
+    drawable: xproto::Drawable,
+    x: i16,
+    y: i16,
+    w: u16,
+    h: u16,
+}
+
 /// A window being recorded.
 pub struct X11Source {
     conn: RustConnection,
@@ -220,7 +230,7 @@ impl X11Source {
     }
 
     /// The drawable and the rectangle of it to read, clipped to what exists.
-    fn source_rect(&self) -> Result<Option<(xproto::Drawable, i16, i16, u16, u16)>, CaptureError> {
+    fn source_rect(&self) -> Result<Option<SourceRect>, CaptureError> {
         let r = self.region;
         let w = self.win_size.0.saturating_sub(r.x).min(r.width);
         let h = self.win_size.1.saturating_sub(r.y).min(r.height);
@@ -228,9 +238,13 @@ impl X11Source {
             return Ok(None);
         }
         if self.composite {
-            return Ok(self
-                .pixmap
-                .map(|p| (p, r.x as i16, r.y as i16, w as u16, h as u16)));
+            return Ok(self.pixmap.map(|drawable| SourceRect {
+                drawable,
+                x: r.x as i16,
+                y: r.y as i16,
+                w: w as u16,
+                h: h as u16,
+            }));
         }
         // Screen fallback: where is the rectangle on the root window now?
         let t = self
@@ -246,7 +260,13 @@ impl X11Source {
         if w <= 0 || h <= 0 {
             return Ok(None);
         }
-        Ok(Some((self.root, x as i16, y as i16, w as u16, h as u16)))
+        Ok(Some(SourceRect {
+            drawable: self.root,
+            x: x as i16,
+            y: y as i16,
+            w: w as u16,
+            h: h as u16,
+        }))
     }
 }
 
@@ -265,7 +285,14 @@ impl FrameSource for X11Source {
         if !self.mapped {
             return Ok(()); // minimised: keep showing what the buffer holds
         }
-        let Some((drawable, x, y, w, h)) = self.source_rect()? else {
+        let Some(SourceRect {
+            drawable,
+            x,
+            y,
+            w,
+            h,
+        }) = self.source_rect()?
+        else {
             frame.data.fill(0);
             return Ok(());
         };
