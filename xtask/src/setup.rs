@@ -12,6 +12,7 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ("libclang-dev", "bindgen for x264-sys"),
     ("clang", "bindgen for x264-sys"),
     ("ffmpeg", "tests decode recordings with ffprobe/ffmpeg"),
+    ("xvfb", "tests record real X11 windows on a virtual display"),
 ];
 
 fn installed(pkg: &str) -> bool {

@@ -2,6 +2,9 @@
 //! client (so tests control every header), and ffprobe/ffmpeg checks.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // test helpers
 
+#[cfg(target_os = "linux")]
+pub mod x11;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -39,12 +42,22 @@ impl Svc {
     }
 
     pub fn start_with(args: &[&str]) -> Self {
+        Self::start_env(args, &[])
+    }
+
+    pub fn start_env(args: &[&str], env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("rec");
         std::fs::create_dir_all(&root).unwrap();
         let root = root.canonicalize().unwrap();
+        let capture = if args.contains(&"--capture") {
+            &[][..]
+        } else {
+            &["--capture", "test-pattern"][..]
+        };
         let mut child = bin()
-            .args(["--port", "0", "--capture", "test-pattern"])
+            .args(["--port", "0"])
+            .args(capture)
             .arg("--data-dir")
             .arg(dir.path().join("data"))
             .arg("--record-root")
@@ -55,6 +68,7 @@ impl Svc {
             .env_remove("TXCR_ALLOWED_ORIGINS")
             .env_remove("TXCR_CONFIG")
             .env("TXCR_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -293,4 +307,41 @@ pub fn decoded_stamps(path: &Path, width: usize, height: usize) -> Vec<u64> {
         .chunks_exact(width * height)
         .map(|frame| txcr_capture::decode_stamp(frame, width).unwrap())
         .collect()
+}
+
+/// Decode every frame to RGB: `width*height*3` bytes each.
+pub fn decoded_rgb(path: &Path) -> Vec<Vec<u8>> {
+    let (_, w, h) = probe_stream(path);
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(path)
+        .args([
+            "-fps_mode",
+            "passthrough",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    out.stdout
+        .chunks_exact((w * h * 3) as usize)
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+/// The RGB pixel at (x, y) of a decoded frame `width` pixels wide.
+pub fn pixel(frame: &[u8], width: u32, x: u32, y: u32) -> [u8; 3] {
+    let i = ((y * width + x) * 3) as usize;
+    [frame[i], frame[i + 1], frame[i + 2]]
+}
+
+/// Whether two colours are the same within encoder tolerance.
+pub fn close_to(got: [u8; 3], want: [u8; 3]) -> bool {
+    got.iter()
+        .zip(want)
+        .all(|(g, w)| (i32::from(*g) - i32::from(w)).abs() <= 24)
 }

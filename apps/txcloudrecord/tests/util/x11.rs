@@ -1,0 +1,98 @@
+//! A private Xvfb display and test windows (`txcr-testwin`) for the capture tests.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+fn first_line(child: &mut Child) -> String {
+    let out = child.stdout.take().expect("stdout is piped");
+    let mut line = String::new();
+    BufReader::new(out).read_line(&mut line).unwrap();
+    line.trim().to_owned()
+}
+
+/// An Xvfb server on a display number it picks itself; killed when dropped.
+pub struct Xvfb {
+    pub display: String,
+    child: Child,
+}
+
+impl Xvfb {
+    pub fn start(composite: bool) -> Self {
+        let mut cmd = Command::new("Xvfb");
+        cmd.args([
+            "-displayfd",
+            "1",
+            "-screen",
+            "0",
+            "1280x720x24",
+            "-nolisten",
+            "tcp",
+            "-noreset",
+        ]);
+        if !composite {
+            cmd.args(["-extension", "Composite"]);
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb is installed (cargo xtask setup)");
+        let display = format!(":{}", first_line(&mut child));
+        Xvfb { display, child }
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn testwin_path() -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_BIN_EXE_txcloudrecord")).with_file_name("txcr-testwin");
+    if !p.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let ok = Command::new(cargo)
+            .args(["build", "-q", "-p", "txcr-testwin"])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "building txcr-testwin");
+    }
+    p
+}
+
+/// A test window; killed (so its window is destroyed) when dropped.
+pub struct TestWin {
+    pub xid: u32,
+    child: Child,
+}
+
+impl TestWin {
+    pub fn start(display: &str, args: &[&str]) -> Self {
+        let mut child = Command::new(testwin_path())
+            .args(args)
+            .env("DISPLAY", display)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let xid = first_line(&mut child)
+            .parse()
+            .expect("testwin printed its window id");
+        TestWin { xid, child }
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for TestWin {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
