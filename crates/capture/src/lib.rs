@@ -31,6 +31,8 @@
 
 mod pattern;
 mod region;
+#[cfg(windows)]
+pub mod windows;
 #[cfg(target_os = "linux")]
 pub mod x11;
 
