@@ -5,8 +5,12 @@
 //! (libx264 through `x264-sys`), and the choice of encoder parameters
 //! ([`EncoderSettings`], [`auto_bitrate`]).
 //!
-//! Does not own: pacing, threads, timestamps (they arrive on the frame) or the
-//! container. Audio encoding arrives with the audio issue.
+//! Audio: the [`AudioEncoder`] trait and [`AacEncoder`] (AAC-LC through the
+//! pure-Rust `syom`; FDK-AAC stays out because its licence conflicts with GPL
+//! x264 in one binary).
+//!
+//! Does not own: pacing, threads, capture clocks (timestamps arrive with the
+//! input) or the container.
 //!
 //! Why `x264-sys` and not the safe `x264` crate: the safe API cannot select ABR
 //! rate control (its `.bitrate()` leaves CRF on), set VBV, threads or
@@ -26,10 +30,12 @@
 //! # Ok::<(), txcr_encode::EncodeError>(())
 //! ```
 
+mod aac;
 mod convert;
 mod settings;
 mod x264;
 
+pub use aac::{AacEncoder, AudioEncoder};
 pub use convert::{I420Converter, I420Frame};
 pub use settings::{auto_bitrate, EncoderSettings};
 pub use x264::X264Encoder;

@@ -14,10 +14,14 @@ fn normalise(name: &str) -> String {
 /// the first one the system lists (the topmost). Same rule as on X11.
 pub fn find_by_process(name: &str) -> Result<Option<Window>, CaptureError> {
     let want = normalise(name);
-    let windows = Window::enumerate().map_err(|e| CaptureError::Unavailable(format!("listing windows: {e}")))?;
+    let windows = Window::enumerate()
+        .map_err(|e| CaptureError::Unavailable(format!("listing windows: {e}")))?;
     let mut best: Option<(i64, Window)> = None;
     for w in windows {
-        let matches = w.process_name().map(|p| normalise(&p) == want).unwrap_or(false);
+        let matches = w
+            .process_name()
+            .map(|p| normalise(&p) == want)
+            .unwrap_or(false);
         if !matches || !w.is_valid() {
             continue;
         }

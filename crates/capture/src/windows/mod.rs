@@ -21,8 +21,8 @@ use windows_capture::capture::{CaptureControl, Context, GraphicsCaptureApiHandle
 use windows_capture::frame::Frame;
 use windows_capture::graphics_capture_api::InternalCaptureControl;
 use windows_capture::settings::{
-    ColorFormat, CursorCaptureSettings, DirtyRegionSettings, DrawBorderSettings, MinimumUpdateIntervalSettings,
-    SecondaryWindowSettings, Settings,
+    ColorFormat, CursorCaptureSettings, DirtyRegionSettings, DrawBorderSettings,
+    MinimumUpdateIntervalSettings, SecondaryWindowSettings, Settings,
 };
 use windows_capture::window::Window;
 
@@ -65,10 +65,17 @@ impl GraphicsCaptureApiHandler for Handler {
     type Error = BoxError;
 
     fn new(ctx: Context<Self::Flags>) -> Result<Self, Self::Error> {
-        Ok(Self { shared: ctx.flags, scratch: Vec::new() })
+        Ok(Self {
+            shared: ctx.flags,
+            scratch: Vec::new(),
+        })
     }
 
-    fn on_frame_arrived(&mut self, frame: &mut Frame, _control: InternalCaptureControl) -> Result<(), Self::Error> {
+    fn on_frame_arrived(
+        &mut self,
+        frame: &mut Frame,
+        _control: InternalCaptureControl,
+    ) -> Result<(), Self::Error> {
         let buffer = frame.buffer()?;
         let (width, height) = (buffer.width(), buffer.height());
         let pixels = buffer.as_nopadding_buffer(&mut self.scratch);
@@ -95,7 +102,9 @@ pub struct WindowsSource {
 
 impl std::fmt::Debug for WindowsSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WindowsSource").field("region", &self.region).finish_non_exhaustive()
+        f.debug_struct("WindowsSource")
+            .field("region", &self.region)
+            .finish_non_exhaustive()
     }
 }
 
@@ -103,9 +112,12 @@ impl WindowsSource {
     /// Find the window and start Graphics Capture on it.
     pub fn open(target: &WindowsTarget, region: Region) -> Result<Self, CaptureError> {
         let window = match target {
-            WindowsTarget::Window(hwnd) => Window::from_raw_hwnd(*hwnd as usize as *mut std::ffi::c_void),
-            WindowsTarget::Process(name) => find_by_process(name)?
-                .ok_or_else(|| CaptureError::WindowNotFound(format!("no visible window of process {name:?}")))?,
+            WindowsTarget::Window(hwnd) => {
+                Window::from_raw_hwnd(*hwnd as usize as *mut std::ffi::c_void)
+            }
+            WindowsTarget::Process(name) => find_by_process(name)?.ok_or_else(|| {
+                CaptureError::WindowNotFound(format!("no visible window of process {name:?}"))
+            })?,
         };
         if !window.is_valid() {
             return Err(CaptureError::WindowNotFound("no such window".into()));
@@ -113,7 +125,11 @@ impl WindowsSource {
         let (w, h) = (window.width(), window.height());
         let (w, h) = match (w, h) {
             (Ok(w), Ok(h)) if w > 0 && h > 0 => (w as u32, h as u32),
-            _ => return Err(CaptureError::WindowNotFound("the window has no size".into())),
+            _ => {
+                return Err(CaptureError::WindowNotFound(
+                    "the window has no size".into(),
+                ))
+            }
         };
         let region = region.resolve(w, h)?;
         let shared = Arc::new(Shared::default());
@@ -129,7 +145,11 @@ impl WindowsSource {
         );
         let control = Handler::start_free_threaded(settings)
             .map_err(|e| CaptureError::Unavailable(format!("Windows Graphics Capture: {e}")))?;
-        Ok(Self { shared, control: Some(control), region })
+        Ok(Self {
+            shared,
+            control: Some(control),
+            region,
+        })
     }
 }
 
