@@ -1,8 +1,9 @@
 //! The data that flows between the recorder's stages, and the one clock they share.
 //!
 //! Owns: [`VideoFrame`] (what capture hands to encode), [`Packet`] and the codec
-//! configurations (what encode hands to mux), and [`Timeline`] (the pause-aware
-//! recording clock every timestamp comes from).
+//! configurations (what encode hands to mux), [`Timeline`] (the pause-aware
+//! recording clock every timestamp comes from) and [`AudioClock`] (audio
+//! timestamps from the sample count, held to that clock).
 //!
 //! Does not own: any I/O, threads, codecs or formats. The stage traits live in the
 //! lowest crate that needs them (`FrameSource` in `txcr-capture`, `VideoEncoder` in
@@ -20,10 +21,12 @@
 //! assert_eq!(tl.media_time(t0 + Duration::from_secs(6)), Duration::from_secs(3));
 //! ```
 
+mod audio_clock;
 mod frame;
 mod packet;
 mod timeline;
 
+pub use audio_clock::AudioClock;
 pub use frame::VideoFrame;
 pub use packet::{AudioConfig, MediaKind, Packet, VideoConfig};
 pub use timeline::Timeline;
