@@ -111,13 +111,6 @@ mod tests {
     }
 
     #[test]
-    fn without_correction_the_same_drift_would_exceed_40ms() {
-        // 100 ppm over an hour is 360 ms: the test above would catch a clock
-        // that only counted samples.
-        assert!(3_600_000.0 * 100e-6 > 40.0);
-    }
-
-    #[test]
     fn lost_samples_reanchor_and_rebase_restarts_at_the_clock() {
         let mut c = AudioClock::new(48_000);
         assert_eq!(c.stamp(480, 1010.0), 1000.0);
