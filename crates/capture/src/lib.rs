@@ -11,7 +11,8 @@
 //! a window manager and Wayland/PipeWire development packages and uses no
 //! shared memory; `scap` does not build on Linux; `scrap` is unmaintained. With
 //! `x11rb` (pure Rust) a 720p grab through MIT-SHM costs ~0.14 ms, against
-//! ~7 ms with plain `GetImage`.
+//! ~7 ms with plain `GetImage` (figures from the project's dependency notes,
+//! `shared/DEPENDENCIES.md`; a grab benchmark of our own comes with #7).
 //!
 //! Does not own: pacing (the recorder calls [`FrameSource::grab`] on its steady
 //! clock and stamps the frame), conversion or encoding.
