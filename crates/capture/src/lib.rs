@@ -14,6 +14,10 @@
 //! ~7 ms with plain `GetImage` (figures from the project's dependency notes,
 //! `shared/DEPENDENCIES.md`; a grab benchmark of our own comes with #7).
 //!
+//! Sound: [`audio::AudioSource`] with [`audio::CpalSource`] (the system's
+//! default input or monitor source through cpal; WASAPI loopback of the default
+//! output on Windows) and [`audio::ToneSource`] (a synthetic tone).
+//!
 //! Does not own: pacing (the recorder calls [`FrameSource::grab`] on its steady
 //! clock and stamps the frame), conversion or encoding.
 //!
@@ -30,6 +34,7 @@
 //! # Ok::<(), txcr_capture::CaptureError>(())
 //! ```
 
+pub mod audio;
 mod pattern;
 mod region;
 #[cfg(windows)]

@@ -2,7 +2,8 @@
 //!
 //! Owns: the FLV format ([`flv`]: header, `onMetaData`, AVC/AAC sequence headers,
 //! tags; and [`FlvReader`], a tag walker used to check and repair files), the
-//! decision where to cut ([`Slicer`], [`CutPlanner`]; sans-I/O), and the slice
+//! decision where to cut ([`Slicer`], [`CutPlanner`]; sans-I/O), the order of
+//! audio and video packets ([`Interleaver`]; sans-I/O), and the slice
 //! files themselves ([`SliceWriter`], [`slice_path`]).
 //!
 //! Does not own: encoding, timestamps (they arrive on the packets), uploads.
@@ -19,10 +20,12 @@
 //! slices.
 
 pub mod flv;
+mod interleave;
 mod reader;
 mod slicer;
 mod writer;
 
+pub use interleave::Interleaver;
 pub use reader::{valid_prefix_len, FlvReader, Tag};
 pub use slicer::{CutPlanner, Pushed, SliceInfo, Slicer};
 pub use writer::{slice_path, FinishedSlice, SliceWriter};

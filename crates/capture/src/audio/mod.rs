@@ -1,0 +1,73 @@
+//! Sound sources: blocks of interleaved f32 samples, stamped with the instant
+//! they arrived, pushed into a bounded channel that never blocks the producer.
+
+mod cpal_source;
+mod tone;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::Arc;
+use std::time::Instant;
+
+pub use cpal_source::CpalSource;
+pub use tone::ToneSource;
+
+use crate::CaptureError;
+
+/// Sample rate and channel count of a source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AudioFormat {
+    /// Samples per second per channel.
+    pub sample_rate: u32,
+    /// Interleaved channels.
+    pub channels: u16,
+}
+
+/// A block of captured sound.
+#[derive(Debug, Clone)]
+pub struct AudioBlock {
+    /// Interleaved samples, `frames × channels`, nominally in [-1, 1].
+    pub samples: Vec<f32>,
+    /// When the block arrived (its last sample was captured about then).
+    pub captured_at: Instant,
+}
+
+/// The audio capture stage.
+pub trait AudioSource: Send {
+    /// The format of the blocks.
+    fn format(&self) -> AudioFormat;
+
+    /// Start delivering blocks into `sink` until the source is dropped.
+    fn start(&mut self, sink: BlockSink) -> Result<(), CaptureError>;
+
+    /// What it records, for logs and `GetState`.
+    fn describe(&self) -> String;
+}
+
+/// Where a source puts its blocks: a bounded channel; when it is full the
+/// block is dropped and counted, so a stalled consumer never stalls the sound
+/// card callback.
+#[derive(Debug, Clone)]
+pub struct BlockSink {
+    tx: SyncSender<AudioBlock>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl BlockSink {
+    /// A sink sending into `tx`, counting drops in `dropped`.
+    pub fn new(tx: SyncSender<AudioBlock>, dropped: Arc<AtomicU64>) -> Self {
+        Self { tx, dropped }
+    }
+
+    /// Hand over a block; false once the consumer is gone.
+    pub fn push(&self, block: AudioBlock) -> bool {
+        match self.tx.try_send(block) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            Err(TrySendError::Disconnected(_)) => false,
+        }
+    }
+}
