@@ -21,7 +21,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .as_secs();
     let dst = resolve_dst(dir.as_ref(), &format!("pattern-{stamp}.flv"))?;
     let source = TestPattern::new(1280, 720, Region::default())?;
-    let rec = Recording::start(Box::new(source), RecordingSpec::new(dst, 15, 2))?;
+    let rec = Recording::start(
+        Box::new(source),
+        Some(Box::new(txcr_capture::audio::ToneSource::new(440.0))),
+        RecordingSpec::new(dst, 15, 2),
+    )?;
     std::thread::sleep(Duration::from_secs(5));
     let summary = rec.stop()?;
     println!(

@@ -1,4 +1,4 @@
-//! Choosing the platform's window capture backend for a StartRecord.
+//! Choosing the platform's capture backends for a StartRecord.
 
 use txcr_capture::{CaptureError, FrameSource, Region};
 use txcr_protocol::Target;
@@ -59,4 +59,26 @@ pub fn open_window(
     Err(CaptureError::Unavailable(
         "no window capture backend for this platform".into(),
     ))
+}
+
+/// A sound source that could not be opened: starting it fails with the
+/// reason, so the recorder records video only and reports why.
+#[derive(Debug)]
+pub struct Unavailable(pub String);
+
+impl txcr_capture::audio::AudioSource for Unavailable {
+    fn format(&self) -> txcr_capture::audio::AudioFormat {
+        txcr_capture::audio::AudioFormat {
+            sample_rate: 48_000,
+            channels: 2,
+        }
+    }
+
+    fn start(&mut self, _: txcr_capture::audio::BlockSink) -> Result<(), CaptureError> {
+        Err(CaptureError::Unavailable(self.0.clone()))
+    }
+
+    fn describe(&self) -> String {
+        "no device".into()
+    }
 }

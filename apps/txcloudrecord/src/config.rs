@@ -50,6 +50,9 @@ pub struct Flags {
     /// Capture backend
     #[arg(long, env = "TXCR_CAPTURE", value_enum, global = true)]
     pub capture: Option<CaptureMode>,
+    /// Sound device to record (part of its name, or its cpal id)
+    #[arg(long, env = "TXCR_AUDIO_DEVICE", global = true)]
+    pub audio_device: Option<String>,
     /// SdkAppId whose UserSigs are accepted
     #[arg(long, env = "TXCR_SDKAPPID", global = true)]
     pub sdkappid: Option<u64>,
@@ -75,6 +78,7 @@ struct File {
     capture: Option<CaptureMode>,
     preset: Option<String>,
     screen_fallback: Option<bool>,
+    audio_device: Option<String>,
     #[serde(default)]
     apps: Vec<FileApp>,
 }
@@ -97,6 +101,9 @@ pub struct Config {
     /// Without a compositor, record the screen area of the window (what covers
     /// it included) instead of refusing with -10004.
     pub screen_fallback: bool,
+    /// Sound device (part of its name, or its cpal id); default: the system's
+    /// default input (Windows: loopback of the default output).
+    pub audio_device: Option<String>,
     /// Applications whose UserSigs are accepted.
     pub apps: AppKeys,
 }
@@ -165,6 +172,7 @@ impl Config {
             capture: flags.capture.or(file.capture).unwrap_or(CaptureMode::Auto),
             preset: file.preset.unwrap_or_else(|| "veryfast".into()),
             screen_fallback: file.screen_fallback.unwrap_or(false),
+            audio_device: flags.audio_device.clone().or(file.audio_device),
             apps,
         })
     }

@@ -4,7 +4,10 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
+use txcr_capture::audio::{AudioSource, CpalSource, ToneSource};
 use txcr_capture::{FrameSource, Region, TestPattern};
+
+use crate::capture::Unavailable;
 use txcr_protocol::{ApiError, Init, RecordView, Request, StartRecord, StateView};
 use txcr_recorder::{resolve_dst, Recording, RecordingSpec, Stats};
 use txcr_state::{Caller, Command, RecordState, Session};
@@ -183,6 +186,22 @@ impl Service {
         }
     }
 
+    /// The sound to record: a test tone with the test pattern, else the
+    /// system's device. `None` (video only) when no device can be opened; the
+    /// recorder reports why in `Record.Audio`.
+    fn audio_source(&self) -> Option<Box<dyn AudioSource>> {
+        if self.cfg.capture == CaptureMode::TestPattern {
+            return Some(Box::new(ToneSource::new(440.0)));
+        }
+        match CpalSource::open(self.cfg.audio_device.as_deref()) {
+            Ok(src) => Some(Box::new(src)),
+            Err(e) => {
+                tracing::warn!("no sound device: {e}; recording video only");
+                Some(Box::new(Unavailable(e.to_string())))
+            }
+        }
+    }
+
     fn start(&self, inner: &mut Inner, s: &StartRecord, caller: &Caller) -> Result<(), ApiError> {
         inner
             .session
@@ -199,7 +218,8 @@ impl Service {
         let mut spec = RecordingSpec::new(dst.clone(), s.video_fps, s.slice_time);
         spec.bitrate = s.video_bps;
         spec.preset = self.cfg.preset.clone();
-        let recording = Recording::start(source, spec).map_err(|e| errors::record(&e))?;
+        let audio = s.enable_audio.then(|| self.audio_source()).flatten();
+        let recording = Recording::start(source, audio, spec).map_err(|e| errors::record(&e))?;
         tracing::info!(task = %id, dst = %dst.display(), fps = s.video_fps, slice = s.slice_time, "recording started");
         if s.enable_audio {
             tracing::warn!(
@@ -291,6 +311,11 @@ fn state_view(inner: &Inner) -> StateView {
                 .iter()
                 .map(|f| f.path.display().to_string())
                 .collect(),
+            audio: if stats.audio.is_empty() {
+                "off".into()
+            } else {
+                stats.audio.clone()
+            },
             last_error: inner.last_error.clone(),
         },
         upload: Vec::new(),

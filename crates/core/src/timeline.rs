@@ -41,6 +41,12 @@ impl Timeline {
         self.paused_since.is_some()
     }
 
+    /// Whether the clock stands still at `at` (a pause may take effect a little
+    /// later than it was asked for, at the next video frame).
+    pub fn is_paused_at(&self, at: Instant) -> bool {
+        self.paused_since.is_some_and(|since| at >= since)
+    }
+
     /// Recorded time at `at`: wall time since start minus paused time. While
     /// paused it stays at the pause point.
     pub fn media_time(&self, at: Instant) -> Duration {
@@ -74,6 +80,7 @@ mod tests {
         let mut tl = Timeline::new(t0);
         tl.pause(t0 + secs(4));
         assert!(tl.is_paused());
+        assert!(!tl.is_paused_at(t0 + secs(3)) && tl.is_paused_at(t0 + secs(4)));
         assert_eq!(tl.media_time(t0 + secs(9)), secs(4));
         tl.resume(t0 + secs(10));
         assert_eq!(tl.media_time(t0 + secs(10)), secs(4));

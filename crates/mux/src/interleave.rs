@@ -26,7 +26,12 @@ fn span(q: &VecDeque<Packet>) -> u64 {
 impl Interleaver {
     /// `audio`: whether an audio stream is expected at all.
     pub fn new(audio: bool, max_wait_ms: u64) -> Self {
-        Self { video: VecDeque::new(), audio: VecDeque::new(), audio_open: audio, max_wait_ms }
+        Self {
+            video: VecDeque::new(),
+            audio: VecDeque::new(),
+            audio_open: audio,
+            max_wait_ms,
+        }
     }
 
     /// Queue a packet.
@@ -52,7 +57,9 @@ impl Interleaver {
                     self.video.pop_front()
                 }
             }
-            (Some(_), None) if !self.audio_open || span(&self.video) > self.max_wait_ms => self.video.pop_front(),
+            (Some(_), None) if !self.audio_open || span(&self.video) > self.max_wait_ms => {
+                self.video.pop_front()
+            }
             (None, Some(_)) if span(&self.audio) > self.max_wait_ms => self.audio.pop_front(),
             _ => None,
         }
@@ -75,7 +82,13 @@ mod tests {
     use super::*;
 
     fn p(kind: MediaKind, ms: u64) -> Packet {
-        Packet { kind, pts_ms: ms, dts_ms: ms, keyframe: true, data: vec![] }
+        Packet {
+            kind,
+            pts_ms: ms,
+            dts_ms: ms,
+            keyframe: true,
+            data: vec![],
+        }
     }
 
     fn order(il: &mut Interleaver) -> Vec<(char, u64)> {
@@ -94,7 +107,19 @@ mod tests {
         for ms in [0, 21, 42, 64, 85, 106] {
             il.push(p(MediaKind::Audio, ms));
         }
-        assert_eq!(order(&mut il), [('a', 0), ('v', 0), ('a', 21), ('a', 42), ('a', 64), ('v', 66), ('a', 85), ('a', 106)]);
+        assert_eq!(
+            order(&mut il),
+            [
+                ('a', 0),
+                ('v', 0),
+                ('a', 21),
+                ('a', 42),
+                ('a', 64),
+                ('v', 66),
+                ('a', 85),
+                ('a', 106)
+            ]
+        );
         assert_eq!(il.drain().len(), 1);
     }
 

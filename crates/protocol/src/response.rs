@@ -56,6 +56,10 @@ pub struct RecordView {
     /// Extension: slice files finished so far.
     #[serde(rename = "Slices")]
     pub slices: Vec<String>,
+    /// Extension: sound — `off`, `on: <device>`, `unavailable: <why>` (video
+    /// only), `failed: <why>` (stopped mid-recording).
+    #[serde(rename = "Audio")]
+    pub audio: String,
     /// Extension: why the last recording ended on its own, or a warning.
     #[serde(rename = "LastError", skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
@@ -116,6 +120,7 @@ mod tests {
                 frames: 450,
                 dropped_frames: 0,
                 slices: vec![],
+                audio: "off".into(),
                 last_error: None,
             },
             upload: vec![UploadView {

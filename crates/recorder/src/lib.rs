@@ -18,13 +18,14 @@
 //! use txcr_recorder::{Recording, RecordingSpec};
 //!
 //! let source = TestPattern::new(1280, 720, Region::default())?;
-//! let rec = Recording::start(Box::new(source), RecordingSpec::new("/tmp/class.flv".into(), 15, 300))?;
+//! let rec = Recording::start(Box::new(source), None, RecordingSpec::new("/tmp/class.flv".into(), 15, 300))?;
 //! std::thread::sleep(std::time::Duration::from_secs(3));
 //! let summary = rec.stop()?;
 //! println!("{} frames in {:?}", summary.stats.frames, summary.stats.slices);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod audio;
 mod paths;
 mod pipeline;
 

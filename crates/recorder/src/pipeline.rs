@@ -1,16 +1,23 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use txcr_capture::audio::{AudioSource, BlockSink};
 use txcr_capture::FrameSource;
-use txcr_core::{Timeline, VideoFrame};
-use txcr_encode::{auto_bitrate, EncoderSettings, VideoEncoder, X264Encoder};
-use txcr_mux::{CutPlanner, FinishedSlice, SliceWriter};
+use txcr_core::{Packet, Timeline, VideoFrame};
+use txcr_encode::{
+    auto_bitrate, AacEncoder, AudioEncoder, EncoderSettings, VideoEncoder, X264Encoder,
+};
+use txcr_mux::{CutPlanner, FinishedSlice, Interleaver, SliceWriter};
 
+use crate::audio::{audio_loop, AudioJob, AAC_BITRATE};
 use crate::RecordError;
+
+/// How long one stream may run ahead of the other before it is written anyway.
+const INTERLEAVE_WAIT_MS: u64 = 1000;
 
 /// Frames in flight between capture and encode. Two: one being encoded, one
 /// waiting; a third would only add latency and memory.
@@ -57,6 +64,9 @@ pub struct Stats {
     pub slices: Vec<FinishedSlice>,
     /// Set when the recording ended on its own (source gone, disk error).
     pub failure: Option<String>,
+    /// Sound: `off`, `on: <device>`, `unavailable: <why>` (video only) or
+    /// `failed: <why>` (stopped mid-recording, video goes on).
+    pub audio: String,
 }
 
 /// What a stopped recording left.
@@ -67,26 +77,30 @@ pub struct Summary {
 }
 
 #[derive(Debug)]
-struct Control {
-    timeline: Timeline,
+pub(crate) struct Control {
+    pub(crate) timeline: Timeline,
     /// When the capture thread will grab next. A pause takes effect there, so
     /// the first frame after resume lands exactly one interval after the last
     /// frame before the pause: no gap, no short step.
     next_tick: Instant,
-    stop: bool,
+    pub(crate) stop: bool,
 }
 
 #[derive(Debug)]
-struct Shared {
-    ctl: Mutex<Control>,
+pub(crate) struct Shared {
+    pub(crate) ctl: Mutex<Control>,
     wake: Condvar,
+    /// When the recording started: sound captured earlier is not recorded.
+    pub(crate) started: Instant,
     frames: AtomicU64,
     dropped: AtomicU64,
+    pub(crate) audio_dropped: Arc<AtomicU64>,
     slices: Mutex<Vec<FinishedSlice>>,
     failure: Mutex<Option<String>>,
+    pub(crate) audio: Mutex<String>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panicking recorder thread must not take the API down with it.
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -105,56 +119,105 @@ impl Shared {
 #[derive(Debug)]
 pub struct Recording {
     shared: Arc<Shared>,
-    capture: Option<JoinHandle<()>>,
-    encode: Option<JoinHandle<()>>,
+    /// Capture first: when it ends, the encoder drains; the audio thread last.
+    threads: Vec<JoinHandle<()>>,
 }
 
 impl Recording {
-    /// Open the encoder (errors surface here, before anything runs) and start the
-    /// capture and encode threads.
-    pub fn start(source: Box<dyn FrameSource>, spec: RecordingSpec) -> Result<Self, RecordError> {
+    /// Open the encoders (video errors surface here, before anything runs) and
+    /// start the capture, audio and encode threads. Sound is best effort: when
+    /// `audio` cannot start, the recording is video only and [`Stats::audio`]
+    /// says why.
+    pub fn start(
+        source: Box<dyn FrameSource>,
+        audio: Option<Box<dyn AudioSource>>,
+        spec: RecordingSpec,
+    ) -> Result<Self, RecordError> {
         let (w, h) = source.size();
         let fps = spec.fps.max(1);
         let bitrate = spec.bitrate.unwrap_or_else(|| auto_bitrate(w, h, fps));
         let mut settings = EncoderSettings::new(w, h, fps, bitrate);
         settings.preset = spec.preset.clone();
         let encoder = X264Encoder::new(&settings)?;
+        let now = Instant::now();
+        let audio_dropped = Arc::new(AtomicU64::new(0));
+        let shared = Arc::new(Shared {
+            ctl: Mutex::new(Control {
+                timeline: Timeline::new(now),
+                next_tick: now,
+                stop: false,
+            }),
+            wake: Condvar::new(),
+            started: now,
+            frames: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            audio_dropped: audio_dropped.clone(),
+            slices: Mutex::new(Vec::new()),
+            failure: Mutex::new(None),
+            audio: Mutex::new("off".into()),
+        });
+        let (audio_job, audio_rx) = match audio.map(|a| start_audio(a, &audio_dropped)) {
+            Some(Ok((job, rx, what))) => {
+                tracing::info!("recording sound from {what}");
+                *lock(&shared.audio) = format!("on: {what}");
+                (Some(job), Some(rx))
+            }
+            Some(Err(why)) => {
+                tracing::warn!("no sound: {why}; recording video only");
+                *lock(&shared.audio) = format!("unavailable: {why}");
+                (None, None)
+            }
+            None => (None, None),
+        };
         let writer = SliceWriter::new(
             &spec.dst,
             u64::from(spec.slice_secs) * 1000,
             encoder.config().clone(),
-            None,
+            audio_job.as_ref().map(|j| j.encoder.config().clone()),
         );
-        let shared = Arc::new(Shared {
-            ctl: Mutex::new(Control {
-                timeline: Timeline::new(Instant::now()),
-                next_tick: Instant::now(),
-                stop: false,
-            }),
-            wake: Condvar::new(),
-            frames: AtomicU64::new(0),
-            dropped: AtomicU64::new(0),
-            slices: Mutex::new(Vec::new()),
-            failure: Mutex::new(None),
-        });
+        let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
+            thread::Builder::new()
+                .name(name.into())
+                .spawn(f)
+                .map_err(|e| RecordError::Thread(e.to_string()))
+        };
+        let audio_thread = match audio_job {
+            Some(job) => {
+                let s = shared.clone();
+                Some(spawn("txcr-audio", Box::new(move || audio_loop(&s, job)))?)
+            }
+            None => None,
+        };
         let (tx, rx) = mpsc::sync_channel::<VideoFrame>(QUEUE);
         let (back_tx, back_rx) = mpsc::channel::<VideoFrame>();
         let slice_ms = u64::from(spec.slice_secs) * 1000;
         let s = shared.clone();
-        let encode = thread::Builder::new()
-            .name("txcr-encode".into())
-            .spawn(move || encode_loop(&s, Box::new(encoder), writer, slice_ms, rx, back_tx))
-            .map_err(|e| RecordError::Thread(e.to_string()))?;
+        let encode = spawn(
+            "txcr-encode",
+            Box::new(move || {
+                encode_loop(
+                    &s,
+                    Box::new(encoder),
+                    writer,
+                    slice_ms,
+                    rx,
+                    back_tx,
+                    audio_rx,
+                )
+            }),
+        )?;
         let s = shared.clone();
         let interval = Duration::from_secs_f64(1.0 / f64::from(fps));
-        let capture = thread::Builder::new()
-            .name("txcr-capture".into())
-            .spawn(move || capture_loop(&s, source, interval, tx, back_rx))
-            .map_err(|e| RecordError::Thread(e.to_string()))?;
+        let capture = spawn(
+            "txcr-capture",
+            Box::new(move || capture_loop(&s, source, interval, tx, back_rx)),
+        )?;
         Ok(Self {
             shared,
-            capture: Some(capture),
-            encode: Some(encode),
+            threads: vec![capture, encode]
+                .into_iter()
+                .chain(audio_thread)
+                .collect(),
         })
     }
 
@@ -187,6 +250,7 @@ impl Recording {
             dropped: sh.dropped.load(Ordering::Relaxed),
             slices: lock(&sh.slices).clone(),
             failure: lock(&sh.failure).clone(),
+            audio: lock(&sh.audio).clone(),
         }
     }
 
@@ -208,10 +272,7 @@ impl Recording {
         }
         self.shared.wake.notify_all();
         let mut panicked = false;
-        for h in [self.capture.take(), self.encode.take()]
-            .into_iter()
-            .flatten()
-        {
+        for h in self.threads.drain(..) {
             panicked |= h.join().is_err();
         }
         if panicked {
@@ -303,6 +364,35 @@ fn capture_loop(
     }
 }
 
+/// Open the AAC encoder for the source's format and start the source.
+fn start_audio(
+    mut source: Box<dyn AudioSource>,
+    dropped: &Arc<AtomicU64>,
+) -> Result<(AudioJob, Receiver<Packet>, String), String> {
+    let format = source.format();
+    let channels = format.channels.clamp(1, 2);
+    let encoder =
+        AacEncoder::new(format.sample_rate, channels, AAC_BITRATE).map_err(|e| e.to_string())?;
+    // ~0.6 s of 10 ms blocks; beyond that the audio thread is stuck and blocks are dropped.
+    let (block_tx, blocks) = mpsc::sync_channel(64);
+    source
+        .start(BlockSink::new(block_tx, dropped.clone()))
+        .map_err(|e| e.to_string())?;
+    let what = source.describe();
+    let (out, rx) = mpsc::sync_channel(1024);
+    Ok((
+        AudioJob {
+            source,
+            blocks,
+            encoder,
+            out,
+        },
+        rx,
+        what,
+    ))
+}
+
+#[allow(clippy::too_many_arguments)] // the stage's inputs and outputs, one each
 fn encode_loop(
     sh: &Shared,
     mut enc: Box<dyn VideoEncoder>,
@@ -310,18 +400,39 @@ fn encode_loop(
     slice_ms: u64,
     rx: Receiver<VideoFrame>,
     back: mpsc::Sender<VideoFrame>,
+    audio: Option<Receiver<Packet>>,
 ) {
     let mut planner = CutPlanner::new(slice_ms);
     let mut packets = Vec::new();
-    let write_all = |packets: &mut Vec<_>, writer: &mut SliceWriter| -> Result<(), RecordError> {
-        for p in packets.drain(..) {
+    let mut il = Interleaver::new(audio.is_some(), INTERLEAVE_WAIT_MS);
+    let write = |p: Packet, writer: &mut SliceWriter| -> Result<(), RecordError> {
+        if p.kind == txcr_core::MediaKind::Video {
             sh.frames.fetch_add(1, Ordering::Relaxed);
-            if let Some(done) = writer.write(&p)? {
-                tracing::info!(path = %done.path.display(), ms = done.info.duration_ms(), "slice finished");
-                lock(&sh.slices).push(done);
-            }
+        }
+        if let Some(done) = writer.write(&p)? {
+            tracing::info!(path = %done.path.display(), ms = done.info.duration_ms(), "slice finished");
+            lock(&sh.slices).push(done);
         }
         Ok(())
+    };
+    // Take whatever audio is ready; note when the audio thread has gone.
+    let take_audio = |il: &mut Interleaver, block: bool| {
+        let Some(a) = &audio else { return };
+        loop {
+            let next = if block {
+                a.recv().map_err(|_| TryRecvError::Disconnected)
+            } else {
+                a.try_recv()
+            };
+            match next {
+                Ok(p) => il.push(p),
+                Err(TryRecvError::Empty) => return,
+                Err(TryRecvError::Disconnected) => {
+                    il.close_audio();
+                    return;
+                }
+            }
+        }
     };
     let mut run = || -> Result<(), RecordError> {
         for frame in rx.iter() {
@@ -329,10 +440,18 @@ fn encode_loop(
             let r = enc.encode(&frame, force, &mut packets);
             let _ = back.send(frame);
             r?;
-            write_all(&mut packets, &mut writer)?;
+            packets.drain(..).for_each(|p| il.push(p));
+            take_audio(&mut il, false);
+            while let Some(p) = il.pop() {
+                write(p, &mut writer)?;
+            }
         }
         enc.flush(&mut packets)?;
-        write_all(&mut packets, &mut writer)?;
+        packets.drain(..).for_each(|p| il.push(p));
+        take_audio(&mut il, true); // until the audio thread has drained its encoder
+        for p in il.drain() {
+            write(p, &mut writer)?;
+        }
         Ok(())
     };
     let result = run();

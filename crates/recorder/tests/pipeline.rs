@@ -13,7 +13,7 @@ fn pause_leaves_no_gap_and_slices_continue_the_timeline() {
     let root = tempfile::tempdir().unwrap();
     let dst = resolve_dst(root.path(), "c.flv").unwrap();
     let src = TestPattern::new(320, 240, Region::default()).unwrap();
-    let rec = Recording::start(Box::new(src), RecordingSpec::new(dst, 20, 1)).unwrap();
+    let rec = Recording::start(Box::new(src), None, RecordingSpec::new(dst, 20, 1)).unwrap();
     sleep(Duration::from_millis(1300));
     rec.pause();
     sleep(Duration::from_millis(1000));
@@ -63,4 +63,114 @@ fn pause_leaves_no_gap_and_slices_continue_the_timeline() {
         "frames {}",
         summary.stats.frames
     );
+}
+
+fn packet_times(path: &std::path::Path, stream: &str) -> Vec<f64> {
+    let out = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            stream,
+            "-show_entries",
+            "packet=pts_time",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path)
+        .output()
+        .expect("ffprobe is installed (cargo xtask setup)");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+#[test]
+fn sound_follows_the_video_through_pause_and_cuts() {
+    use txcr_capture::audio::ToneSource;
+    let root = tempfile::tempdir().unwrap();
+    let dst = resolve_dst(root.path(), "av.flv").unwrap();
+    let src = TestPattern::new(320, 240, Region::default()).unwrap();
+    let tone = Box::new(ToneSource::new(440.0));
+    let rec = Recording::start(Box::new(src), Some(tone), RecordingSpec::new(dst, 15, 2)).unwrap();
+    assert!(
+        rec.stats().audio.starts_with("on: test tone"),
+        "{}",
+        rec.stats().audio
+    );
+    sleep(Duration::from_millis(2500));
+    rec.pause();
+    sleep(Duration::from_millis(1000));
+    rec.resume();
+    sleep(Duration::from_millis(2000));
+    let summary = rec.stop().unwrap();
+    let slices = &summary.stats.slices;
+    assert_eq!(slices.len(), 3, "{slices:?}");
+
+    let mut audio_all: Vec<f64> = vec![];
+    let mut video_all: Vec<f64> = vec![];
+    for (i, s) in slices.iter().enumerate() {
+        let a = packet_times(&s.path, "a:0");
+        let v = packet_times(&s.path, "v:0");
+        assert!(!a.is_empty() && !v.is_empty(), "slice {i} has both streams");
+        let start = s.info.start_ms as f64 / 1000.0;
+        let end = s.info.end_ms as f64 / 1000.0;
+        // Audio that plays with this slice's video is in this slice (one AAC
+        // frame of slack at each edge).
+        assert!(
+            a[0] >= start - 0.03 && a[0] < start + 0.05,
+            "slice {i} audio starts at {} (video {start})",
+            a[0]
+        );
+        assert!(
+            *a.last().unwrap() < end,
+            "slice {i} audio ends before the next slice"
+        );
+        audio_all.extend(a);
+        video_all.extend(v);
+    }
+    // Continuous: AAC frames are 21.3 ms; no hole at the pause or the cuts.
+    for w in audio_all.windows(2) {
+        let step = w[1] - w[0];
+        assert!(
+            step > 0.0 && step < 0.045,
+            "audio step {step:.3}s at {:.3}s",
+            w[0]
+        );
+    }
+    let audio_end = audio_all.last().unwrap() + 1024.0 / 48_000.0;
+    let video_end = video_all.last().unwrap() + 1.0 / 15.0;
+    assert!(
+        (audio_end - video_end).abs() < 0.1,
+        "audio ends {audio_end:.3}s, video {video_end:.3}s"
+    );
+    assert!(
+        (audio_all[0] - video_all[0]).abs() < 0.03,
+        "both start together"
+    );
+
+    // The tone survives: decode slice 2 (it holds the pause) and count crossings.
+    let pcm = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(&slices[1].path)
+        .args([
+            "-map", "0:a:0", "-f", "s16le", "-ac", "1", "-ar", "48000", "-",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        pcm.status.success() && pcm.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&pcm.stderr)
+    );
+    let s: Vec<i16> = pcm
+        .stdout
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect();
+    let mid = &s[4800..s.len() - 4800];
+    let crossings = mid.windows(2).filter(|w| (w[0] < 0) != (w[1] < 0)).count();
+    let hz = crossings as f64 / 2.0 / (mid.len() as f64 / 48_000.0);
+    assert!((hz - 440.0).abs() < 5.0, "tone at {hz:.1} Hz");
 }

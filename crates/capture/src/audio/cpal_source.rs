@@ -28,13 +28,19 @@ pub struct CpalSource {
     thread: Option<JoinHandle<()>>,
 }
 
-fn pick_device(host: &cpal::Host, wanted: Option<&str>) -> Result<(cpal::Device, bool), CaptureError> {
+fn pick_device(
+    host: &cpal::Host,
+    wanted: Option<&str>,
+) -> Result<(cpal::Device, bool), CaptureError> {
     if let Some(w) = wanted {
         let w_lower = w.to_lowercase();
         let all = host.devices().map_err(unavailable)?;
         for d in all {
             let id = d.id().map(|i| i.to_string()).unwrap_or_default();
-            let name = d.description().map(|n| n.name().to_owned()).unwrap_or_default();
+            let name = d
+                .description()
+                .map(|n| n.name().to_owned())
+                .unwrap_or_default();
             if id == w || name.to_lowercase().contains(&w_lower) {
                 let input = d.supports_input();
                 return Ok((d, !input));
@@ -53,17 +59,24 @@ fn pick_device(host: &cpal::Host, wanted: Option<&str>) -> Result<(cpal::Device,
         .ok_or_else(|| unavailable("no default input device"))
 }
 
-fn build<T>(device: &cpal::Device, config: &cpal::StreamConfig, sink: BlockSink) -> Result<cpal::Stream, CaptureError>
+fn build<T>(
+    device: &cpal::Device,
+    config: &cpal::StreamConfig,
+    sink: BlockSink,
+) -> Result<cpal::Stream, CaptureError>
 where
     T: SizedSample + Send + 'static,
     f32: FromSample<T>,
 {
     device
         .build_input_stream(
-            config.clone(),
+            *config,
             move |data: &[T], _: &cpal::InputCallbackInfo| {
                 let samples = data.iter().map(|s| s.to_sample::<f32>()).collect();
-                sink.push(AudioBlock { samples, captured_at: Instant::now() });
+                sink.push(AudioBlock {
+                    samples,
+                    captured_at: Instant::now(),
+                });
             },
             |e| eprintln!("txcr-capture: audio stream error: {e}"),
             None,
@@ -76,12 +89,27 @@ impl CpalSource {
     pub fn open(device: Option<&str>) -> Result<Self, CaptureError> {
         let host = cpal::default_host();
         let (dev, loopback) = pick_device(&host, device)?;
-        let cfg = if loopback { dev.default_output_config() } else { dev.default_input_config() }.map_err(unavailable)?;
-        let name = dev.description().map(|d| d.name().to_owned()).unwrap_or_else(|_| "audio device".into());
+        let cfg = if loopback {
+            dev.default_output_config()
+        } else {
+            dev.default_input_config()
+        }
+        .map_err(unavailable)?;
+        let name = dev
+            .description()
+            .map(|d| d.name().to_owned())
+            .unwrap_or_else(|_| "audio device".into());
         Ok(Self {
             device: device.map(str::to_owned),
-            format: AudioFormat { sample_rate: cfg.sample_rate(), channels: cfg.channels() },
-            name: if loopback { format!("{name} (loopback)") } else { name },
+            format: AudioFormat {
+                sample_rate: cfg.sample_rate(),
+                channels: cfg.channels(),
+            },
+            name: if loopback {
+                format!("{name} (loopback)")
+            } else {
+                name
+            },
             stop: None,
             thread: None,
         })
@@ -94,7 +122,10 @@ impl AudioSource for CpalSource {
     }
 
     fn describe(&self) -> String {
-        format!("{}, {} Hz, {} ch", self.name, self.format.sample_rate, self.format.channels)
+        format!(
+            "{}, {} Hz, {} ch",
+            self.name, self.format.sample_rate, self.format.channels
+        )
     }
 
     fn start(&mut self, sink: BlockSink) -> Result<(), CaptureError> {
@@ -107,7 +138,12 @@ impl AudioSource for CpalSource {
                 let run = || -> Result<cpal::Stream, CaptureError> {
                     let host = cpal::default_host();
                     let (dev, loopback) = pick_device(&host, wanted.as_deref())?;
-                    let sc = if loopback { dev.default_output_config() } else { dev.default_input_config() }.map_err(unavailable)?;
+                    let sc = if loopback {
+                        dev.default_output_config()
+                    } else {
+                        dev.default_input_config()
+                    }
+                    .map_err(unavailable)?;
                     let config = sc.config();
                     let stream = match sc.sample_format() {
                         SampleFormat::F32 => build::<f32>(&dev, &config, sink),
@@ -131,7 +167,9 @@ impl AudioSource for CpalSource {
                 }
             })
             .map_err(unavailable)?;
-        let ready = ready_rx.recv().unwrap_or_else(|_| Err(unavailable("audio thread ended")));
+        let ready = ready_rx
+            .recv()
+            .unwrap_or_else(|_| Err(unavailable("audio thread ended")));
         self.stop = Some(stop_tx);
         self.thread = Some(thread);
         ready

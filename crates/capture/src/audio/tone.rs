@@ -21,7 +21,10 @@ impl ToneSource {
     /// A tone of `hz` at half amplitude, 48 kHz stereo.
     pub fn new(hz: f32) -> Self {
         Self {
-            format: AudioFormat { sample_rate: 48_000, channels: 2 },
+            format: AudioFormat {
+                sample_rate: 48_000,
+                channels: 2,
+            },
             hz,
             stop: Arc::new(AtomicBool::new(false)),
             thread: None,
@@ -59,7 +62,10 @@ impl AudioSource for ToneSource {
                         let v = 0.5 * (TAU * hz * phase).sin();
                         samples.extend(std::iter::repeat_n(v, ch));
                     }
-                    if !sink.push(AudioBlock { samples, captured_at: Instant::now() }) {
+                    if !sink.push(AudioBlock {
+                        samples,
+                        captured_at: Instant::now(),
+                    }) {
                         break;
                     }
                     n += 1;
