@@ -196,8 +196,11 @@ impl Service {
         match CpalSource::open(self.cfg.audio_device.as_deref()) {
             Ok(src) => Some(Box::new(src)),
             Err(e) => {
-                tracing::warn!("no sound device: {e}; recording video only");
-                Some(Box::new(Unavailable(e.to_string())))
+                let why = match e {
+                    txcr_capture::CaptureError::Unavailable(m) => m,
+                    other => other.to_string(),
+                };
+                Some(Box::new(Unavailable(why)))
             }
         }
     }
@@ -221,11 +224,6 @@ impl Service {
         let audio = s.enable_audio.then(|| self.audio_source()).flatten();
         let recording = Recording::start(source, audio, spec).map_err(|e| errors::record(&e))?;
         tracing::info!(task = %id, dst = %dst.display(), fps = s.video_fps, slice = s.slice_time, "recording started");
-        if s.enable_audio {
-            tracing::warn!(
-                "EnableAudio: audio capture is not in this build yet; recording video only"
-            );
-        }
         if s.enable_upload {
             tracing::warn!(
                 "EnableUpload: slice upload is not in this build yet; slices stay on disk"

@@ -3,6 +3,8 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // test helpers
 
 #[cfg(target_os = "linux")]
+pub mod pulse;
+#[cfg(target_os = "linux")]
 pub mod x11;
 
 use std::io::{Read, Write};
