@@ -14,7 +14,10 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ("ffmpeg", "tests decode recordings with ffprobe/ffmpeg"),
     ("xvfb", "tests record real X11 windows on a virtual display"),
     ("libasound2-dev", "cpal (ALSA) for sound capture"),
-    ("pulseaudio", "tests play known sounds through a private sound server"),
+    (
+        "pulseaudio",
+        "tests play known sounds through a private server",
+    ),
     ("pulseaudio-utils", "pactl, to drive that server in tests"),
     ("libasound2-plugins", "ALSA to PulseAudio bridge"),
 ];

@@ -2,6 +2,7 @@
 //! window, checked by decoding: frequency, and when the tone starts on the
 //! video timeline.
 #![cfg(target_os = "linux")]
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests
 
 mod util;
 
