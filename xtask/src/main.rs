@@ -1,6 +1,7 @@
 //! `cargo xtask <setup|test|demo|bench>`: the project's workflows, never in the
 //! build path of the libraries or apps.
 
+mod bench_capture;
 mod demo;
 mod setup;
 
@@ -13,7 +14,10 @@ const USAGE: &str = "usage: cargo xtask <command>
   setup   check (and, as root, install) the Debian/Ubuntu packages the build and tests need
   test    setup, then cargo fmt --check, clippy -D warnings, and every test
   demo    setup, build, run the service on embedded defaults and record a short class
-  bench   run the criterion benchmarks";
+  bench   run the criterion benchmarks
+  bench-capture [SECONDS]
+          record a moving 1920x1080 window at 15 and 30 fps with us and with
+          ffmpeg -f x11grab, and compare CPU, frames and memory (default 60 s)";
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -21,6 +25,7 @@ fn main() -> anyhow::Result<()> {
         Some("setup") => setup::ensure(),
         Some("test") => test(),
         Some("demo") => demo::run(),
+        Some("bench-capture") => bench_capture::run(&args[1..]),
         Some("bench") => {
             setup::ensure()?;
             cargo(&["bench", "-p", "txcr-benches"])

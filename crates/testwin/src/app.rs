@@ -17,6 +17,7 @@ struct Args {
     pos: (i16, i16),
     solid: Option<[u8; 4]>,
     title: String,
+    fps: u32,
 }
 
 fn parse(args: Vec<String>) -> Result<Args, Error> {
@@ -25,6 +26,7 @@ fn parse(args: Vec<String>) -> Result<Args, Error> {
         pos: (0, 0),
         solid: None,
         title: "txcr-testwin".into(),
+        fps: 30,
     };
     let mut it = args.into_iter();
     while let Some(flag) = it.next() {
@@ -48,6 +50,7 @@ fn parse(args: Vec<String>) -> Result<Args, Error> {
                 ]);
             }
             "--title" => a.title = v,
+            "--fps" => a.fps = v.parse::<u32>()?.clamp(1, 120),
             other => return Err(format!("unknown flag {other}").into()),
         }
     }
@@ -143,6 +146,6 @@ pub fn run(args: Vec<String>) -> Result<(), Error> {
             y += rows;
         }
         conn.sync()?;
-        std::thread::sleep(Duration::from_millis(33));
+        std::thread::sleep(Duration::from_millis(u64::from(1000 / args.fps)));
     }
 }

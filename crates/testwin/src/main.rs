@@ -9,7 +9,7 @@
 //! another with). It prints its window id (decimal) on stdout, sets
 //! `_NET_WM_PID`, and exits when its window is destroyed or on SIGTERM.
 //!
-//! `txcr-testwin [--size WxH] [--pos X,Y] [--solid RRGGBB] [--title T]`
+//! `txcr-testwin [--size WxH] [--pos X,Y] [--solid RRGGBB] [--title T] [--fps N]`
 
 #[cfg(target_os = "linux")]
 mod app;
