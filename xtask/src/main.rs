@@ -1,6 +1,7 @@
 //! `cargo xtask <setup|test|demo|bench>`: the project's workflows, never in the
 //! build path of the libraries or apps.
 
+#[cfg(unix)]
 mod bench_capture;
 mod demo;
 mod setup;
@@ -25,6 +26,7 @@ fn main() -> anyhow::Result<()> {
         Some("setup") => setup::ensure(),
         Some("test") => test(),
         Some("demo") => demo::run(),
+        #[cfg(unix)]
         Some("bench-capture") => bench_capture::run(&args[1..]),
         Some("bench") => {
             setup::ensure()?;

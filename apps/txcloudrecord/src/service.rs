@@ -262,7 +262,7 @@ fn stop_task(t: &mut Task) {
     if let Some(rec) = t.recording.take() {
         match rec.stop() {
             Ok(summary) => {
-                tracing::info!(task = %t.id, slices = summary.stats.slices.len(), frames = summary.stats.frames, "recording stopped");
+                tracing::info!(task = %t.id, slices = summary.stats.slices.len(), frames = summary.stats.frames, dropped = summary.stats.dropped, audio = %summary.stats.audio, "recording stopped");
                 t.last = Some(summary.stats);
             }
             Err(e) => tracing::error!(task = %t.id, "recording did not stop cleanly: {e}"),

@@ -388,6 +388,7 @@ fn a_port_held_by_another_program_is_an_error() {
 }
 
 #[test]
+#[cfg(target_os = "linux")]
 fn register_protocol_writes_the_xdg_handler() {
     let home = tempfile::tempdir().unwrap();
     let out = bin()
