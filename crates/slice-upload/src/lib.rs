@@ -1,0 +1,61 @@
+//! Getting finished slices to S3-compatible storage while the class is still
+//! being recorded, without ever losing one.
+//!
+//! Owns: the durable upload journal ([`Journal`]: one JSON record per task,
+//! replaced atomically with `fsync` before `rename`), the queue and its pool of
+//! uploaders ([`UploadQueue`]), retries (`backon`: exponential backoff with
+//! jitter, without limit for transient errors; permanent errors mark the task
+//! `upload failed` and retry after a pause), crash recovery (a task that was
+//! recording when the process died gets its remaining slice files re-read, a
+//! torn tail truncated to the last complete FLV tag, and queued), the object
+//! layout, and the [`ObjectStore`] trait with its S3 implementation
+//! ([`S3Store`], `aws-sdk-s3`).
+//!
+//! Object layout (stable): `<prefix>/<SdkAppId>/<ClassId>/<TaskId>/<seq:04>.flv`
+//! for slices, and `<prefix>/<SdkAppId>/<ClassId>/<TaskId>/manifest.json`
+//! (task, class, user, start time, and every slice's key, bytes, start,
+//! duration and MD5) written after the last slice is confirmed.
+//!
+//! Each slice is sent with its `Content-MD5` (the storage verifies it) and the
+//! returned ETag is compared with the MD5. A local slice is deleted only when
+//! configured to, and only after its confirmation is durable.
+//!
+//! Does not own: recording (slices arrive through [`UploadQueue::add_slice`]),
+//! nor what `GetState` looks like (the app maps [`TaskStatus`]).
+
+mod journal;
+mod queue;
+mod store;
+
+pub use journal::{Journal, SliceRecord, SliceState, TaskMeta, TaskRecord};
+pub use queue::{TaskStatus, UploadConfig, UploadQueue};
+pub use store::{ObjectStore, S3Settings, S3Store, StoreError};
+
+/// What went wrong in the upload queue itself (storage errors are
+/// [`StoreError`] and are retried, not returned).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UploadError {
+    /// The journal could not be written or read.
+    #[error("upload journal {path}: {source}")]
+    Journal {
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A slice file could not be read.
+    #[error("slice {path}: {source}")]
+    Slice {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A record could not be encoded.
+    #[error("upload journal record: {0}")]
+    Corrupt(String),
+    /// No such task in the queue.
+    #[error("no upload task {0}")]
+    UnknownTask(String),
+}

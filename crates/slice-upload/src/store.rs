@@ -1,0 +1,206 @@
+//! Where slices go: the [`ObjectStore`] trait and the S3 implementation.
+
+use std::future::Future;
+use std::path::Path;
+
+use aws_sdk_s3::config::{
+    Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use base64::Engine;
+
+/// Why a store operation failed, and whether trying again can help.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// Network trouble, time-out, throttling, a 5xx: retry with backoff.
+    #[error("storage unreachable or busy: {0}")]
+    Transient(String),
+    /// Credentials refused, bucket missing, request rejected: needs a fix.
+    #[error("storage refused the upload: {0}")]
+    Permanent(String),
+}
+
+impl StoreError {
+    /// Whether retrying as-is may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Transient(_))
+    }
+}
+
+/// The upload stage: put a file or bytes under a key, verified.
+pub trait ObjectStore: Send + Sync + 'static {
+    /// Store the file at `key`; `md5` is its digest, which the storage checks.
+    /// Returns the ETag.
+    fn put_file(
+        &self,
+        key: &str,
+        path: &Path,
+        md5: [u8; 16],
+    ) -> impl Future<Output = Result<String, StoreError>> + Send;
+
+    /// Store small bytes (the manifest) at `key`.
+    fn put_bytes(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Where keys go, for logs (never credentials).
+    fn describe(&self) -> String;
+}
+
+/// Settings of an S3-compatible endpoint (AWS S3, MinIO, Ceph, Tencent COS,
+/// SeaweedFS, …).
+#[derive(Clone)]
+pub struct S3Settings {
+    /// `AWS_ENDPOINT_URL`; `None` = AWS.
+    pub endpoint: Option<String>,
+    /// `AWS_REGION`.
+    pub region: String,
+    /// `TXCR_S3_BUCKET`.
+    pub bucket: String,
+    /// Path-style addressing (`TXCR_S3_PATH_STYLE`; default true with an endpoint).
+    pub path_style: bool,
+    /// `AWS_ACCESS_KEY_ID`.
+    pub access_key: String,
+    /// `AWS_SECRET_ACCESS_KEY`.
+    pub secret_key: String,
+}
+
+impl std::fmt::Debug for S3Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Settings")
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("bucket", &self.bucket)
+            .field("path_style", &self.path_style)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An S3-compatible bucket through `aws-sdk-s3`.
+#[derive(Debug, Clone)]
+pub struct S3Store {
+    client: aws_sdk_s3::Client,
+    settings: S3Settings,
+}
+
+impl S3Store {
+    /// A client for these settings. Checksums are sent only where required,
+    /// since some S3-compatible servers reject the SDK's default CRC32.
+    pub fn new(s: S3Settings) -> Self {
+        let mut b = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(Region::new(s.region.clone()))
+            .credentials_provider(Credentials::new(
+                &s.access_key,
+                &s.secret_key,
+                None,
+                None,
+                "txcloudrecord",
+            ))
+            .force_path_style(s.path_style)
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
+        if let Some(e) = &s.endpoint {
+            b = b.endpoint_url(e);
+        }
+        Self {
+            client: aws_sdk_s3::Client::from_conf(b.build()),
+            settings: s,
+        }
+    }
+
+    /// The SDK client (for tests and tools that read back).
+    pub fn client(&self) -> &aws_sdk_s3::Client {
+        &self.client
+    }
+}
+
+fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R>(e: SdkError<E, R>) -> StoreError
+where
+    R: std::fmt::Debug,
+{
+    match &e {
+        SdkError::ServiceError(se) => {
+            let code = se.err().code().unwrap_or("unknown").to_owned();
+            let msg = se.err().message().unwrap_or("").to_owned();
+            let text = format!("{code} {msg}").trim().to_owned();
+            match code.as_str() {
+                "AccessDenied"
+                | "InvalidAccessKeyId"
+                | "SignatureDoesNotMatch"
+                | "NoSuchBucket"
+                | "InvalidBucketName"
+                | "AllAccessDisabled"
+                | "AccountProblem" => StoreError::Permanent(text),
+                _ => StoreError::Transient(text),
+            }
+        }
+        SdkError::ConstructionFailure(_) => StoreError::Permanent(format!("{e:?}")),
+        _ => StoreError::Transient(format!("{e}")),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl ObjectStore for S3Store {
+    async fn put_file(&self, key: &str, path: &Path, md5: [u8; 16]) -> Result<String, StoreError> {
+        let body = ByteStream::from_path(path)
+            .await
+            .map_err(|e| StoreError::Permanent(format!("reading {}: {e}", path.display())))?;
+        let out = self
+            .client
+            .put_object()
+            .bucket(&self.settings.bucket)
+            .key(key)
+            .content_type("video/x-flv")
+            .content_md5(base64::engine::general_purpose::STANDARD.encode(md5))
+            .body(body)
+            .send()
+            .await
+            .map_err(classify)?;
+        let etag = out.e_tag().unwrap_or_default().trim_matches('"').to_owned();
+        // A single-part ETag is the MD5; anything else (SSE-KMS) is left to Content-MD5.
+        if etag.len() == 32
+            && etag.chars().all(|c| c.is_ascii_hexdigit())
+            && !etag.eq_ignore_ascii_case(&hex(&md5))
+        {
+            return Err(StoreError::Transient(format!(
+                "ETag {etag} does not match the file's MD5"
+            )));
+        }
+        Ok(etag)
+    }
+
+    async fn put_bytes(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), StoreError> {
+        self.client
+            .put_object()
+            .bucket(&self.settings.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(classify)
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "s3://{} at {}",
+            self.settings.bucket,
+            self.settings.endpoint.as_deref().unwrap_or("AWS")
+        )
+    }
+}

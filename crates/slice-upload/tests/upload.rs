@@ -1,0 +1,268 @@
+//! The upload queue against a real S3-compatible server (s3s-fs, signatures
+//! checked), read back with the SDK client.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use txcr_core::{MediaKind, Packet, VideoConfig};
+use txcr_mux::{FinishedSlice, SliceWriter};
+use txcr_slice_upload::{
+    Journal, S3Settings, S3Store, TaskMeta, TaskStatus, UploadConfig, UploadQueue,
+};
+
+const AK: &str = "test-access";
+const SK: &str = "test-secret";
+const BUCKET: &str = "class";
+
+struct Server {
+    port: u16,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+async fn server(root: &Path, port: u16) -> Server {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let root = root.to_owned();
+    let task = tokio::spawn(async move {
+        let stop = async {
+            let _ = rx.await;
+        };
+        txcr_s3dev::serve(listener, &root, AK, SK, &[BUCKET.into()], stop)
+            .await
+            .unwrap();
+    });
+    Server {
+        port,
+        stop: Some(tx),
+        task,
+    }
+}
+
+impl Server {
+    async fn shutdown(mut self) {
+        let _ = self.stop.take().map(|s| s.send(()));
+        let _ = self.task.await;
+    }
+}
+
+fn store(port: u16, secret: &str) -> S3Store {
+    S3Store::new(S3Settings {
+        endpoint: Some(format!("http://127.0.0.1:{port}")),
+        region: "us-east-1".into(),
+        bucket: BUCKET.into(),
+        path_style: true,
+        access_key: AK.into(),
+        secret_key: secret.into(),
+    })
+}
+
+/// Real FLV slices of a fake 3-slice recording (1 s each at 10 fps).
+fn slices(dir: &Path) -> Vec<FinishedSlice> {
+    let cfg = VideoConfig {
+        width: 64,
+        height: 32,
+        fps: 10,
+        bitrate: 1,
+        sps: vec![0x67, 66, 0, 30],
+        pps: vec![0x68],
+    };
+    let mut w = SliceWriter::new(&dir.join("c.flv"), 1000, cfg, None);
+    let mut out = vec![];
+    for i in 0..30u64 {
+        let p = Packet {
+            kind: MediaKind::Video,
+            pts_ms: i * 100,
+            dts_ms: i * 100,
+            keyframe: i % 10 == 0,
+            data: vec![0, 0, 0, 2, 0x65, i as u8],
+        };
+        out.extend(w.write(&p).unwrap());
+    }
+    out.extend(w.finish().unwrap());
+    out
+}
+
+fn meta(dir: &Path) -> TaskMeta {
+    TaskMeta {
+        task_id: "7-100".into(),
+        sdkappid: 1400000000,
+        class_id: 7,
+        user_id: "teacher".into(),
+        start_time: 100,
+        dst: dir.join("c.flv"),
+    }
+}
+
+async fn wait_for(q: &UploadQueue, want: &str, within: Duration) -> TaskStatus {
+    let t0 = Instant::now();
+    loop {
+        let st = q.status().into_iter().next().expect("one task");
+        if st.state == want || t0.elapsed() > within {
+            return st;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn get(store: &S3Store, key: &str) -> Vec<u8> {
+    let o = store
+        .client()
+        .get_object()
+        .bucket(BUCKET)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    o.body.collect().await.unwrap().into_bytes().to_vec()
+}
+
+fn cfg() -> UploadConfig {
+    UploadConfig {
+        permanent_retry: Duration::from_millis(500),
+        ..UploadConfig::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_slice_arrives_byte_for_byte_with_a_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = server(&dir.path().join("s3"), 0).await;
+    let q = UploadQueue::start(&dir.path().join("journal"), store(srv.port, SK), cfg()).unwrap();
+    q.begin_task(meta(dir.path())).unwrap();
+    let files = slices(dir.path());
+    for f in &files {
+        let path = f.path.clone();
+        let (q2, info) = (q.clone(), f.info.clone());
+        tokio::task::spawn_blocking(move || {
+            q2.add_slice("7-100", info.seq, &path, info.start_ms, info.duration_ms())
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    }
+    assert_ne!(
+        q.status()[0].state,
+        "uploaded",
+        "not complete while recording"
+    );
+    q.end_task("7-100").unwrap();
+    let st = wait_for(&q, "uploaded", Duration::from_secs(20)).await;
+    assert_eq!(
+        (st.state, st.slices, st.total_secs, st.uploaded_secs),
+        ("uploaded", (3, 3), 3, 3),
+        "{st:?}"
+    );
+    let reader = store(srv.port, SK);
+    for f in &files {
+        let key = format!("1400000000/7/7-100/{:04}.flv", f.info.seq);
+        assert_eq!(
+            get(&reader, &key).await,
+            std::fs::read(&f.path).unwrap(),
+            "{key}"
+        );
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&get(&reader, "1400000000/7/7-100/manifest.json").await).unwrap();
+    assert_eq!(manifest["Slices"].as_array().unwrap().len(), 3);
+    assert_eq!(manifest["UserId"], "teacher");
+    assert_eq!(manifest["Slices"][2]["Key"], "1400000000/7/7-100/0003.flv");
+    srv.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashed_recording_is_repaired_and_uploaded_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = slices(dir.path());
+    // The journal knew slice 1; slice 2 was closed but not journaled; slice 3
+    // was being written when the process died.
+    let journal = Journal::open(&dir.path().join("journal")).unwrap();
+    let mut rec = txcr_slice_upload::TaskRecord {
+        meta: meta(dir.path()),
+        recording: true,
+        slices: vec![],
+        manifest_stored: false,
+        uploaded_at: None,
+    };
+    journal.save(&rec).unwrap();
+    let torn: PathBuf = files[2].path.clone();
+    let len = std::fs::metadata(&torn).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&torn)
+        .unwrap()
+        .set_len(len - 5)
+        .unwrap();
+    rec.recording = true;
+    let srv = server(&dir.path().join("s3"), 0).await;
+    let q = UploadQueue::start(&dir.path().join("journal"), store(srv.port, SK), cfg()).unwrap();
+    let st = wait_for(&q, "uploaded", Duration::from_secs(20)).await;
+    assert_eq!((st.state, st.slices), ("uploaded", (3, 3)), "{st:?}");
+    let repaired = std::fs::read(&torn).unwrap();
+    assert_eq!(
+        txcr_mux::valid_prefix_len(&repaired).unwrap(),
+        repaired.len(),
+        "torn tail cut at the last complete tag"
+    );
+    assert_eq!(
+        get(&store(srv.port, SK), "1400000000/7/7-100/0003.flv").await,
+        repaired
+    );
+    srv.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_credentials_are_upload_failed_and_an_outage_only_delays() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = server(&dir.path().join("s3"), 0).await;
+    let port = srv.port;
+    let bad =
+        UploadQueue::start(&dir.path().join("j1"), store(port, "wrong-secret"), cfg()).unwrap();
+    bad.begin_task(meta(dir.path())).unwrap();
+    let files = slices(dir.path());
+    let f = files[0].clone();
+    let b2 = bad.clone();
+    tokio::task::spawn_blocking(move || b2.add_slice("7-100", 1, &f.path, 0, 1000))
+        .await
+        .unwrap()
+        .unwrap();
+    let st = wait_for(&bad, "upload failed", Duration::from_secs(20)).await;
+    assert_eq!(st.state, "upload failed", "{st:?}");
+    assert!(
+        st.error.unwrap().contains("Signature"),
+        "the reason is kept"
+    );
+
+    // Storage down while slices arrive: they wait, then arrive once it is back.
+    srv.shutdown().await;
+    let q = UploadQueue::start(&dir.path().join("j2"), store(port, SK), cfg()).unwrap();
+    q.begin_task(meta(dir.path())).unwrap();
+    for f in &files {
+        let (q2, f) = (q.clone(), f.clone());
+        tokio::task::spawn_blocking(move || {
+            q2.add_slice(
+                "7-100",
+                f.info.seq,
+                &f.path,
+                f.info.start_ms,
+                f.info.duration_ms(),
+            )
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    }
+    q.end_task("7-100").unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let st = q.status().remove(0);
+    assert!(matches!(st.state, "wait" | "uploading"), "{st:?}");
+    assert_eq!(st.uploaded_secs, 0);
+    let srv = server(&dir.path().join("s3"), port).await;
+    let st = wait_for(&q, "uploaded", Duration::from_secs(60)).await;
+    assert_eq!((st.state, st.slices), ("uploaded", (3, 3)), "{st:?}");
+    srv.shutdown().await;
+}
