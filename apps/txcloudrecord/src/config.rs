@@ -8,6 +8,7 @@ use clap::{Args, ValueEnum};
 use serde::Deserialize;
 use txcr_auth::AppKeys;
 use txcr_protocol::guard::OriginPolicy;
+use txcr_slice_upload::{S3Settings, UploadConfig};
 
 /// Where pictures come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
@@ -68,6 +69,83 @@ struct FileApp {
     secret_key: String,
 }
 
+/// `[upload]` in the config file; the AWS/TXCR variables win over it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileUpload {
+    endpoint: Option<String>,
+    region: Option<String>,
+    bucket: Option<String>,
+    prefix: Option<String>,
+    path_style: Option<bool>,
+    access_key: Option<String>,
+    secret_key: Option<String>,
+    workers: Option<usize>,
+    delete_after_upload: Option<bool>,
+    keep_uploaded_secs: Option<u64>,
+}
+
+/// Direct upload to an S3-compatible bucket.
+#[derive(Debug, Clone)]
+pub struct UploadSettings {
+    /// The bucket and how to reach it.
+    pub s3: S3Settings,
+    /// Queue behaviour.
+    pub queue: UploadConfig,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn upload_settings(f: FileUpload) -> anyhow::Result<Option<UploadSettings>> {
+    let Some(bucket) = env("TXCR_S3_BUCKET").or(f.bucket) else {
+        return Ok(None);
+    };
+    let endpoint = env("AWS_ENDPOINT_URL").or(f.endpoint);
+    let path_style = env("TXCR_S3_PATH_STYLE")
+        .map(|v| !matches!(v.to_ascii_lowercase().as_str(), "false" | "0" | "no"))
+        .or(f.path_style)
+        .unwrap_or(endpoint.is_some());
+    let access_key = env("AWS_ACCESS_KEY_ID")
+        .or(f.access_key)
+        .context("TXCR_S3_BUCKET is set but AWS_ACCESS_KEY_ID is not")?;
+    let secret_key = env("AWS_SECRET_ACCESS_KEY")
+        .or(f.secret_key)
+        .context("TXCR_S3_BUCKET is set but AWS_SECRET_ACCESS_KEY is not")?;
+    let defaults = UploadConfig::default();
+    let queue = UploadConfig {
+        prefix: env("TXCR_S3_PREFIX")
+            .or(f.prefix)
+            .unwrap_or_default()
+            .trim_matches('/')
+            .to_owned(),
+        workers: env("TXCR_UPLOAD_WORKERS")
+            .and_then(|w| w.parse().ok())
+            .or(f.workers)
+            .unwrap_or(3)
+            .clamp(1, 16),
+        delete_after_upload: f.delete_after_upload.unwrap_or(false),
+        keep_uploaded: f
+            .keep_uploaded_secs
+            .map_or(defaults.keep_uploaded, std::time::Duration::from_secs),
+        ..defaults
+    };
+    Ok(Some(UploadSettings {
+        s3: S3Settings {
+            endpoint,
+            region: env("AWS_REGION")
+                .or(f.region)
+                .unwrap_or_else(|| "us-east-1".into()),
+            bucket,
+            path_style,
+            access_key,
+            secret_key,
+        },
+        queue,
+    }))
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
@@ -79,6 +157,8 @@ struct File {
     preset: Option<String>,
     screen_fallback: Option<bool>,
     audio_device: Option<String>,
+    #[serde(default)]
+    upload: FileUpload,
     #[serde(default)]
     apps: Vec<FileApp>,
 }
@@ -104,6 +184,8 @@ pub struct Config {
     /// Sound device (part of its name, or its cpal id); default: the system's
     /// default input (Windows: loopback of the default output).
     pub audio_device: Option<String>,
+    /// Where slices are uploaded; `None` keeps them on disk only.
+    pub upload: Option<UploadSettings>,
     /// Applications whose UserSigs are accepted.
     pub apps: AppKeys,
 }
@@ -173,6 +255,7 @@ impl Config {
             preset: file.preset.unwrap_or_else(|| "veryfast".into()),
             screen_fallback: file.screen_fallback.unwrap_or(false),
             audio_device: flags.audio_device.clone().or(file.audio_device),
+            upload: upload_settings(file.upload)?,
             apps,
         })
     }

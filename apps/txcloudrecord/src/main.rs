@@ -121,10 +121,19 @@ fn serve(flags: &Flags) -> anyhow::Result<()> {
             data_dir = %cfg.data_dir.display(),
             "serving"
         );
+        // Only the instance that owns the port touches the upload journal.
+        let uploads = match &cfg.upload {
+            Some(u) => Some(txcr_slice_upload::UploadQueue::start(
+                &cfg.data_dir.join("uploads"),
+                txcr_slice_upload::S3Store::new(u.s3.clone()),
+                u.queue.clone(),
+            )?),
+            None => None,
+        };
         let app = Arc::new(server::App {
             port,
             origins: cfg.origins.clone(),
-            service: service::Service::new(cfg),
+            service: service::Service::new(cfg, uploads),
             exit: Notify::new(),
         });
         server::serve(listener, app).await

@@ -1,6 +1,6 @@
 //! What each command does: the session decides, the recorder records.
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
@@ -8,8 +8,12 @@ use txcr_capture::audio::{AudioSource, CpalSource, ToneSource};
 use txcr_capture::{FrameSource, Region, TestPattern};
 
 use crate::capture::Unavailable;
-use txcr_protocol::{ApiError, Init, RecordView, Request, StartRecord, StateView};
-use txcr_recorder::{resolve_dst, Recording, RecordingSpec, Stats};
+use txcr_mux::FinishedSlice;
+use txcr_protocol::{
+    ApiError, ErrorCode, Init, RecordView, Request, StartRecord, StateView, UploadView,
+};
+use txcr_recorder::{resolve_dst, Recording, RecordingSpec, SliceHook, Stats};
+use txcr_slice_upload::{TaskMeta, UploadQueue};
 use txcr_state::{Caller, Command, RecordState, Session};
 
 use crate::config::{CaptureMode, Config};
@@ -34,6 +38,8 @@ struct Task {
     recording: Option<Recording>,
     /// Final stats once the recording has stopped.
     last: Option<Stats>,
+    /// The upload queue, when this task's slices are being uploaded.
+    upload: Option<UploadQueue>,
 }
 
 #[derive(Debug, Default)]
@@ -47,6 +53,7 @@ struct Inner {
 #[derive(Debug)]
 pub struct Service {
     cfg: Config,
+    uploads: Option<UploadQueue>,
     inner: Mutex<Inner>,
 }
 
@@ -67,9 +74,10 @@ fn task_id(class_id: u64) -> String {
 
 impl Service {
     /// A service with these settings.
-    pub fn new(cfg: Config) -> Self {
+    pub fn new(cfg: Config, uploads: Option<UploadQueue>) -> Self {
         Self {
             cfg,
+            uploads,
             inner: Mutex::new(Inner::default()),
         }
     }
@@ -112,7 +120,7 @@ impl Service {
                     .session
                     .check(Command::GetState, caller)
                     .map_err(|e| errors::state(&e))?;
-                ok(state_view(&inner).to_json())
+                ok(state_view(&inner, self.uploads.as_ref()).to_json())
             }
             Request::Exit => {
                 inner
@@ -222,17 +230,57 @@ impl Service {
         spec.bitrate = s.video_bps;
         spec.preset = self.cfg.preset.clone();
         let audio = s.enable_audio.then(|| self.audio_source()).flatten();
-        let recording = Recording::start(source, audio, spec).map_err(|e| errors::record(&e))?;
-        tracing::info!(task = %id, dst = %dst.display(), fps = s.video_fps, slice = s.slice_time, "recording started");
-        if s.enable_upload {
+        let upload = s.enable_upload.then(|| self.uploads.clone()).flatten();
+        if s.enable_upload && upload.is_none() {
             tracing::warn!(
-                "EnableUpload: slice upload is not in this build yet; slices stay on disk"
+                "EnableUpload: no storage is configured (TXCR_S3_BUCKET); slices stay on disk"
             );
         }
+        if let Some(q) = &upload {
+            let (user, sdkappid) = inner
+                .session
+                .user()
+                .map(|(u, a)| (u.to_owned(), a))
+                .unwrap_or_default();
+            let meta = TaskMeta {
+                task_id: id.clone(),
+                sdkappid,
+                class_id: s.class_id,
+                user_id: user,
+                start_time: unix_now(),
+                dst: dst.clone(),
+            };
+            q.begin_task(meta).map_err(|e| {
+                ApiError::new(ErrorCode::RecorderFailed, format!("upload queue: {e}"))
+            })?;
+            let (q, task) = (q.clone(), id.clone());
+            spec.on_slice = Some(SliceHook(Arc::new(move |f: &FinishedSlice| {
+                if let Err(e) = q.add_slice(
+                    &task,
+                    f.info.seq,
+                    &f.path,
+                    f.info.start_ms,
+                    f.info.duration_ms(),
+                ) {
+                    tracing::error!(path = %f.path.display(), "slice not queued for upload: {e}");
+                }
+            })));
+        }
+        let recording = match Recording::start(source, audio, spec) {
+            Ok(r) => r,
+            Err(e) => {
+                if let Some(q) = &upload {
+                    let _ = q.end_task(&id);
+                }
+                return Err(errors::record(&e));
+            }
+        };
+        tracing::info!(task = %id, dst = %dst.display(), fps = s.video_fps, slice = s.slice_time, "recording started");
         inner.task = Some(Task {
             id,
             recording: Some(recording),
             last: None,
+            upload,
         });
         inner.last_error = None;
         inner.session.commit(Command::StartRecord);
@@ -267,6 +315,12 @@ fn stop_task(t: &mut Task) {
             }
             Err(e) => tracing::error!(task = %t.id, "recording did not stop cleanly: {e}"),
         }
+        // Every slice is queued by now: the task may complete in storage.
+        if let Some(q) = &t.upload {
+            if let Err(e) = q.end_task(&t.id) {
+                tracing::error!(task = %t.id, "upload queue: {e}");
+            }
+        }
     }
 }
 
@@ -280,7 +334,7 @@ fn reap(inner: &mut Inner) {
     }
 }
 
-fn state_view(inner: &Inner) -> StateView {
+fn state_view(inner: &Inner, uploads: Option<&UploadQueue>) -> StateView {
     let s = &inner.session;
     let task = inner.task.as_ref();
     let stats = task.and_then(|t| {
@@ -316,6 +370,28 @@ fn state_view(inner: &Inner) -> StateView {
             },
             last_error: inner.last_error.clone(),
         },
-        upload: Vec::new(),
+        upload: uploads.map_or_else(Vec::new, |q| {
+            let current = task
+                .filter(|t| t.recording.is_some())
+                .map(|t| t.id.as_str());
+            q.status()
+                .into_iter()
+                .map(|st| {
+                    let is_current = current == Some(st.task_id.as_str());
+                    UploadView {
+                        state: st.state.into(),
+                        duration: st.uploaded_secs,
+                        // The running task's total includes what is being recorded now.
+                        total: if is_current {
+                            st.total_secs.max(duration)
+                        } else {
+                            st.total_secs
+                        },
+                        is_current_recording: is_current,
+                        id: st.task_id,
+                    }
+                })
+                .collect()
+        }),
     }
 }

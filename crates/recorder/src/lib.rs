@@ -30,7 +30,7 @@ mod paths;
 mod pipeline;
 
 pub use paths::{resolve_dst, PathError};
-pub use pipeline::{Recording, RecordingSpec, Stats, Summary};
+pub use pipeline::{Recording, RecordingSpec, SliceHook, Stats, Summary};
 
 /// Why a recording could not start or ended badly.
 #[derive(Debug, thiserror::Error)]

@@ -23,6 +23,17 @@ const INTERLEAVE_WAIT_MS: u64 = 1000;
 /// waiting; a third would only add latency and memory.
 const QUEUE: usize = 2;
 
+/// Called on the encode thread with each slice once it is complete on disk
+/// (duration patched, `fsync`ed): the hand-off to the upload queue.
+#[derive(Clone)]
+pub struct SliceHook(pub Arc<dyn Fn(&FinishedSlice) + Send + Sync>);
+
+impl std::fmt::Debug for SliceHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SliceHook")
+    }
+}
+
 /// What to record and how.
 #[derive(Debug, Clone)]
 pub struct RecordingSpec {
@@ -36,6 +47,8 @@ pub struct RecordingSpec {
     pub slice_secs: u32,
     /// x264 preset.
     pub preset: String,
+    /// Told about every finished slice.
+    pub on_slice: Option<SliceHook>,
 }
 
 impl RecordingSpec {
@@ -47,6 +60,7 @@ impl RecordingSpec {
             bitrate: None,
             slice_secs,
             preset: "veryfast".into(),
+            on_slice: None,
         }
     }
 }
@@ -98,6 +112,7 @@ pub(crate) struct Shared {
     slices: Mutex<Vec<FinishedSlice>>,
     failure: Mutex<Option<String>>,
     pub(crate) audio: Mutex<String>,
+    on_slice: Option<SliceHook>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -106,6 +121,14 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
+    fn slice_done(&self, done: FinishedSlice) {
+        tracing::info!(path = %done.path.display(), ms = done.info.duration_ms(), "slice finished");
+        if let Some(hook) = &self.on_slice {
+            (hook.0)(&done);
+        }
+        lock(&self.slices).push(done);
+    }
+
     fn fail(&self, why: String) {
         tracing::error!("recording failed: {why}");
         lock(&self.failure).get_or_insert(why);
@@ -155,6 +178,7 @@ impl Recording {
             slices: Mutex::new(Vec::new()),
             failure: Mutex::new(None),
             audio: Mutex::new("off".into()),
+            on_slice: spec.on_slice.clone(),
         });
         let (audio_job, audio_rx) = match audio.map(|a| start_audio(a, &audio_dropped)) {
             Some(Ok((job, rx, what))) => {
@@ -410,8 +434,7 @@ fn encode_loop(
             sh.frames.fetch_add(1, Ordering::Relaxed);
         }
         if let Some(done) = writer.write(&p)? {
-            tracing::info!(path = %done.path.display(), ms = done.info.duration_ms(), "slice finished");
-            lock(&sh.slices).push(done);
+            sh.slice_done(done);
         }
         Ok(())
     };
@@ -459,10 +482,10 @@ fn encode_loop(
     drop(rx);
     let finished = writer.finish();
     match (result, finished) {
-        (Ok(()), Ok(last)) => lock(&sh.slices).extend(last),
+        (Ok(()), Ok(last)) => last.into_iter().for_each(|d| sh.slice_done(d)),
         (Err(e), last) => {
-            if let Ok(last) = last {
-                lock(&sh.slices).extend(last);
+            if let Ok(Some(last)) = last {
+                sh.slice_done(last);
             }
             sh.fail(e.to_string());
         }

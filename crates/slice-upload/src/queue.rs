@@ -474,7 +474,11 @@ impl UploadQueue {
     /// The recording ended: once every slice is stored, the manifest follows.
     pub fn end_task(&self, task_id: &str) -> Result<(), UploadError> {
         let mut tasks = self.inner.lock();
-        if let Some(t) = tasks.get_mut(task_id) {
+        if tasks.get(task_id).is_some_and(|t| t.rec.slices.is_empty()) {
+            // Nothing was recorded: nothing to upload.
+            tasks.remove(task_id);
+            self.inner.journal.remove(task_id);
+        } else if let Some(t) = tasks.get_mut(task_id) {
             t.rec.recording = false;
             self.inner.journal.save(&t.rec)?;
         }

@@ -4,6 +4,7 @@
 
 #[cfg(target_os = "linux")]
 pub mod pulse;
+pub mod s3;
 #[cfg(target_os = "linux")]
 pub mod x11;
 
@@ -34,6 +35,21 @@ pub struct Svc {
     child: Child,
 }
 
+/// A sibling binary of the workspace (built on demand when a test runs alone).
+pub fn workspace_bin(name: &str, package: &str) -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_BIN_EXE_txcloudrecord")).with_file_name(name);
+    if !p.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let ok = Command::new(cargo)
+            .args(["build", "-q", "-p", package])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "building {package}");
+    }
+    p
+}
+
 pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_txcloudrecord"))
 }
@@ -48,7 +64,12 @@ impl Svc {
     }
 
     pub fn start_env(args: &[&str], env: &[(&str, &str)]) -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(tempfile::tempdir().unwrap(), args, env)
+    }
+
+    /// Start in `dir` (data in `dir/data`, recordings in `dir/rec`): a restart
+    /// after [`Svc::kill9`] finds what the previous process left.
+    pub fn start_in(dir: tempfile::TempDir, args: &[&str], env: &[(&str, &str)]) -> Self {
         let root = dir.path().join("rec");
         std::fs::create_dir_all(&root).unwrap();
         let root = root.canonicalize().unwrap();
@@ -114,6 +135,14 @@ impl Svc {
 
     pub fn state(&self) -> Value {
         self.cmd("GetState", "")
+    }
+
+    /// SIGKILL, as a crash or a power cut would; hands the directory back.
+    pub fn kill9(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let dir = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self.dir, dir)
     }
 
     /// Wait for the process to leave on its own; its exit status.
