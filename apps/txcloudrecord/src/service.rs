@@ -255,22 +255,20 @@ impl Service {
             })?;
             let (q, task) = (q.clone(), id.clone());
             spec.on_slice = Some(SliceHook(Arc::new(move |f: &FinishedSlice| {
-                if let Err(e) = q.add_slice(
+                q.queue_slice(
                     &task,
                     f.info.seq,
                     &f.path,
                     f.info.start_ms,
                     f.info.duration_ms(),
-                ) {
-                    tracing::error!(path = %f.path.display(), "slice not queued for upload: {e}");
-                }
+                );
             })));
         }
         let recording = match Recording::start(source, audio, spec) {
             Ok(r) => r,
             Err(e) => {
                 if let Some(q) = &upload {
-                    let _ = q.end_task(&id);
+                    q.finish_task(&id);
                 }
                 return Err(errors::record(&e));
             }
@@ -317,9 +315,7 @@ fn stop_task(t: &mut Task) {
         }
         // Every slice is queued by now: the task may complete in storage.
         if let Some(q) = &t.upload {
-            if let Err(e) = q.end_task(&t.id) {
-                tracing::error!(task = %t.id, "upload queue: {e}");
-            }
+            q.finish_task(&t.id);
         }
     }
 }

@@ -92,10 +92,25 @@ struct Inner {
     wake: tokio::sync::Notify,
 }
 
+/// Work handed to the intake thread, in order.
+enum Intake {
+    Slice {
+        task: String,
+        seq: u32,
+        path: PathBuf,
+        start_ms: u64,
+        duration_ms: u64,
+    },
+    End {
+        task: String,
+    },
+}
+
 /// The service's handle on the upload queue. Cheap to clone.
 #[derive(Clone)]
 pub struct UploadQueue {
     inner: Arc<Inner>,
+    intake: std::sync::mpsc::Sender<Intake>,
 }
 
 impl std::fmt::Debug for UploadQueue {
@@ -409,7 +424,61 @@ impl UploadQueue {
         for _ in 0..workers {
             tokio::spawn(worker(inner.clone(), store.clone()));
         }
-        Ok(Self { inner })
+        let (intake, rx) = std::sync::mpsc::channel::<Intake>();
+        let me = Self { inner, intake };
+        let q = me.clone();
+        std::thread::Builder::new()
+            .name("txcr-upload-intake".into())
+            .spawn(move || {
+                for msg in rx {
+                    let r = match msg {
+                        Intake::Slice {
+                            task,
+                            seq,
+                            path,
+                            start_ms,
+                            duration_ms,
+                        } => q.add_slice(&task, seq, &path, start_ms, duration_ms),
+                        Intake::End { task } => q.end_task(&task),
+                    };
+                    if let Err(e) = r {
+                        tracing::error!("upload queue: {e}");
+                    }
+                }
+            })
+            .map_err(|e| UploadError::Journal {
+                path: journal_dir.to_owned(),
+                source: e,
+            })?;
+        Ok(me)
+    }
+
+    /// Hand a closed slice over without waiting: hashing and journaling happen
+    /// on the queue's own thread, in order with [`UploadQueue::finish_task`], so
+    /// the recorder never waits for them. (A crash before it is journaled is
+    /// covered by start-up recovery, which re-reads the slice files.)
+    pub fn queue_slice(
+        &self,
+        task_id: &str,
+        seq: u32,
+        path: &Path,
+        start_ms: u64,
+        duration_ms: u64,
+    ) {
+        let _ = self.intake.send(Intake::Slice {
+            task: task_id.to_owned(),
+            seq,
+            path: path.to_owned(),
+            start_ms,
+            duration_ms,
+        });
+    }
+
+    /// The recording ended; takes effect after every slice queued before it.
+    pub fn finish_task(&self, task_id: &str) {
+        let _ = self.intake.send(Intake::End {
+            task: task_id.to_owned(),
+        });
     }
 
     /// A recording started: record the task (durably) before any slice exists.
