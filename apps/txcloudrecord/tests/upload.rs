@@ -122,3 +122,44 @@ fn a_service_killed_mid_recording_uploads_everything_after_restart() {
     }
     assert_eq!(s3.get(&keys[1]), repaired);
 }
+
+#[test]
+fn a_storage_outage_mid_class_delays_uploads_but_loses_nothing() {
+    let mut s3 = S3::start();
+    let env = s3.env("");
+    let svc = Svc::start_env(&[], &env_refs(&env));
+    svc.init("teacher");
+    svc.cmd(
+        "StartRecord",
+        r#"{"Wnd":1,"Width":320,"Height":240,"SliceTime":2,"ClassId":5,"DstPath":"outage.flv"}"#,
+    );
+    sleep(Duration::from_millis(500));
+    s3.stop();
+    sleep(Duration::from_millis(4500));
+    let during = upload_entry(&svc);
+    assert!(
+        matches!(during["State"].as_str().unwrap(), "wait" | "uploading"),
+        "{during}"
+    );
+    assert_eq!(
+        during["Duration"], 0,
+        "nothing stored during the outage: {during}"
+    );
+    assert_eq!(
+        svc.state()["Record"]["State"],
+        "Recording",
+        "recording goes on"
+    );
+    s3.restart();
+    sleep(Duration::from_millis(1000));
+    svc.cmd("StopRecord", "");
+    let done = wait_uploaded(&svc);
+    assert_eq!(done["State"], "uploaded", "{done}");
+    let task = svc.state()["Record"]["TaskId"].as_str().unwrap().to_owned();
+    let local = slices(&svc.state());
+    let keys = s3.list(&format!("1400000000/5/{task}/"));
+    assert_eq!(keys.len(), local.len() + 1, "{keys:?}");
+    for (k, f) in keys.iter().zip(&local) {
+        assert_eq!(s3.get(k), std::fs::read(f).unwrap(), "{k}");
+    }
+}

@@ -17,26 +17,57 @@ pub struct S3 {
     child: Child,
 }
 
+fn spawn(root: &std::path::Path, port: u16) -> (Child, String) {
+    let mut child = Command::new(super::workspace_bin("txcr-s3dev", "txcr-s3dev"))
+        .arg("--root")
+        .arg(root)
+        .args([
+            "--port",
+            &port.to_string(),
+            "--access-key",
+            AK,
+            "--secret-key",
+            SK,
+            "--bucket",
+            BUCKET,
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (
+        child,
+        line.trim().trim_start_matches("listening on ").to_owned(),
+    )
+}
+
 impl S3 {
     pub fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(super::workspace_bin("txcr-s3dev", "txcr-s3dev"))
-            .arg("--root")
-            .arg(dir.path())
-            .args(["--access-key", AK, "--secret-key", SK, "--bucket", BUCKET])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let endpoint = line.trim().trim_start_matches("listening on ").to_owned();
+        let (child, endpoint) = spawn(dir.path(), 0);
         S3 {
             endpoint,
             dir,
             child,
         }
+    }
+
+    /// Take the server down (an outage); its objects stay.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Bring it back on the same address.
+    pub fn restart(&mut self) {
+        self.stop();
+        let port: u16 = self.endpoint.rsplit(':').next().unwrap().parse().unwrap();
+        let (child, endpoint) = spawn(self.dir.path(), port);
+        assert_eq!(endpoint, self.endpoint);
+        self.child = child;
     }
 
     /// Environment for a service that uploads here.
