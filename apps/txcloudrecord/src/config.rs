@@ -157,6 +157,7 @@ struct File {
     preset: Option<String>,
     screen_fallback: Option<bool>,
     audio_device: Option<String>,
+    min_free_mb: Option<u64>,
     #[serde(default)]
     upload: FileUpload,
     #[serde(default)]
@@ -184,6 +185,8 @@ pub struct Config {
     /// Sound device (part of its name, or its cpal id); default: the system's
     /// default input (Windows: loopback of the default output).
     pub audio_device: Option<String>,
+    /// Recording stops cleanly (-10005) below this much free disk space, MB.
+    pub min_free_mb: u64,
     /// Where slices are uploaded; `None` keeps them on disk only.
     pub upload: Option<UploadSettings>,
     /// Applications whose UserSigs are accepted.
@@ -256,6 +259,10 @@ impl Config {
             screen_fallback: file.screen_fallback.unwrap_or(false),
             audio_device: flags.audio_device.clone().or(file.audio_device),
             upload: upload_settings(file.upload)?,
+            min_free_mb: env("TXCR_MIN_FREE_MB")
+                .and_then(|v| v.parse().ok())
+                .or(file.min_free_mb)
+                .unwrap_or(200),
             apps,
         })
     }

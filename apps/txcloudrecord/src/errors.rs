@@ -2,7 +2,6 @@
 
 use txcr_auth::AuthError;
 use txcr_capture::CaptureError;
-use txcr_mux::MuxError;
 use txcr_protocol::{ApiError, ErrorCode};
 use txcr_recorder::RecordError;
 use txcr_state::StateError;
@@ -23,24 +22,16 @@ pub fn state(e: &StateError) -> ApiError {
     ApiError::new(code, e.to_string())
 }
 
-fn is_disk_full(e: &std::io::Error) -> bool {
-    // ENOSPC (28) on Unix; ERROR_DISK_FULL (112) / ERROR_HANDLE_DISK_FULL (39) on Windows.
-    matches!(e.raw_os_error(), Some(28) if cfg!(unix))
-        || matches!(e.raw_os_error(), Some(112 | 39) if cfg!(windows))
-}
-
 /// Recorder failures.
 pub fn record(e: &RecordError) -> ApiError {
     let code = match e {
+        e if e.is_disk_full() => ErrorCode::DiskFull,
         RecordError::Path(_) => ErrorCode::InvalidPath,
         RecordError::Capture(CaptureError::WindowNotFound(_) | CaptureError::WindowClosed) => {
             ErrorCode::WindowNotFound
         }
         RecordError::Capture(CaptureError::BadRegion(..)) => ErrorCode::InvalidParameter,
         RecordError::Capture(CaptureError::CompositorOff) => ErrorCode::CompositorOff,
-        RecordError::Mux(MuxError::Io { source, .. }) if is_disk_full(source) => {
-            ErrorCode::DiskFull
-        }
         _ => ErrorCode::RecorderFailed,
     };
     ApiError::new(code, e.to_string())

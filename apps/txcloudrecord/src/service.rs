@@ -46,7 +46,11 @@ struct Task {
 struct Inner {
     session: Session,
     task: Option<Task>,
-    last_error: Option<String>,
+    /// Why the last recording ended on its own, and its code.
+    last_error: Option<(String, Option<i32>)>,
+    /// An error the client has not been told yet (disk full): it is the answer
+    /// to the next command.
+    untold: Option<ApiError>,
 }
 
 /// The local service, independent of HTTP.
@@ -90,6 +94,9 @@ impl Service {
     pub fn handle(&self, req: Request, caller: &Caller) -> Result<Outcome, ApiError> {
         let mut inner = self.lock();
         reap(&mut inner);
+        if let Some(e) = inner.untold.take() {
+            return Err(e);
+        }
         let ok = |fields| {
             Ok(Outcome {
                 fields,
@@ -229,6 +236,7 @@ impl Service {
         let mut spec = RecordingSpec::new(dst.clone(), s.video_fps, s.slice_time);
         spec.bitrate = s.video_bps;
         spec.preset = self.cfg.preset.clone();
+        spec.min_free_bytes = self.cfg.min_free_mb << 20;
         let audio = s.enable_audio.then(|| self.audio_source()).flatten();
         let upload = s.enable_upload.then(|| self.uploads.clone()).flatten();
         if s.enable_upload && upload.is_none() {
@@ -325,7 +333,17 @@ fn reap(inner: &mut Inner) {
     let Some(t) = inner.task.as_mut() else { return };
     if t.recording.as_ref().is_some_and(Recording::has_ended) {
         stop_task(t);
-        inner.last_error = t.last.as_ref().and_then(|s| s.failure.clone());
+        let (why, disk_full) = t
+            .last
+            .as_ref()
+            .map_or((None, false), |s| (s.failure.clone(), s.disk_full));
+        if let Some(why) = why {
+            let code = disk_full.then_some(ErrorCode::DiskFull);
+            if let Some(c) = code {
+                inner.untold = Some(ApiError::new(c, format!("recording stopped: {why}")));
+            }
+            inner.last_error = Some((why, code.map(ErrorCode::code)));
+        }
         inner.session.recording_ended();
     }
 }
@@ -364,7 +382,8 @@ fn state_view(inner: &Inner, uploads: Option<&UploadQueue>) -> StateView {
             } else {
                 stats.audio.clone()
             },
-            last_error: inner.last_error.clone(),
+            last_error: inner.last_error.as_ref().map(|(m, _)| m.clone()),
+            last_error_code: inner.last_error.as_ref().and_then(|(_, c)| *c),
         },
         upload: uploads.map_or_else(Vec::new, |q| {
             let current = task

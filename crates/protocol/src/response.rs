@@ -63,6 +63,9 @@ pub struct RecordView {
     /// Extension: why the last recording ended on its own, or a warning.
     #[serde(rename = "LastError", skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// Extension: the error code of `LastError` when it has one (-10005 disk full).
+    #[serde(rename = "LastErrorCode", skip_serializing_if = "Option::is_none")]
+    pub last_error_code: Option<i32>,
 }
 
 /// The whole `GetState` response.
@@ -122,6 +125,7 @@ mod tests {
                 slices: vec![],
                 audio: "off".into(),
                 last_error: None,
+                last_error_code: None,
             },
             upload: vec![UploadView {
                 id: "t".into(),

@@ -51,4 +51,31 @@ pub enum RecordError {
     /// A recorder thread could not start or panicked.
     #[error("recorder thread failed: {0}")]
     Thread(String),
+    /// Free space on the recording disk fell below the configured minimum.
+    #[error(
+        "the recording disk has {free_mb} MB free, below the {min_mb} MB minimum; free some space"
+    )]
+    DiskFull {
+        /// Free megabytes.
+        free_mb: u64,
+        /// The configured minimum.
+        min_mb: u64,
+    },
+}
+
+impl RecordError {
+    /// Whether this is the disk running out (the guard, or a write failing
+    /// with "no space left").
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            Self::DiskFull { .. } => true,
+            Self::Mux(txcr_mux::MuxError::Io { source, .. }) => {
+                // ENOSPC (28) on Unix; ERROR_DISK_FULL (112) / ERROR_HANDLE_DISK_FULL (39) on Windows.
+                let code = source.raw_os_error();
+                (cfg!(unix) && code == Some(28))
+                    || (cfg!(windows) && matches!(code, Some(112 | 39)))
+            }
+            _ => false,
+        }
+    }
 }

@@ -49,6 +49,9 @@ pub struct RecordingSpec {
     pub preset: String,
     /// Told about every finished slice.
     pub on_slice: Option<SliceHook>,
+    /// Stop cleanly when the recording disk has less free space than this
+    /// (checked at start and every second); 0 disables the guard.
+    pub min_free_bytes: u64,
 }
 
 impl RecordingSpec {
@@ -61,6 +64,7 @@ impl RecordingSpec {
             slice_secs,
             preset: "veryfast".into(),
             on_slice: None,
+            min_free_bytes: 0,
         }
     }
 }
@@ -81,6 +85,8 @@ pub struct Stats {
     /// Sound: `off`, `on: <device>`, `unavailable: <why>` (video only) or
     /// `failed: <why>` (stopped mid-recording, video goes on).
     pub audio: String,
+    /// The recording ended because the disk was (nearly) full.
+    pub disk_full: bool,
 }
 
 /// What a stopped recording left.
@@ -113,6 +119,7 @@ pub(crate) struct Shared {
     failure: Mutex<Option<String>>,
     pub(crate) audio: Mutex<String>,
     on_slice: Option<SliceHook>,
+    disk_full: std::sync::atomic::AtomicBool,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -162,6 +169,8 @@ impl Recording {
         let mut settings = EncoderSettings::new(w, h, fps, bitrate);
         settings.preset = spec.preset.clone();
         let encoder = X264Encoder::new(&settings)?;
+        let disk = DiskGuard::new(&spec.dst, spec.min_free_bytes);
+        disk.check()?;
         let now = Instant::now();
         let audio_dropped = Arc::new(AtomicU64::new(0));
         let shared = Arc::new(Shared {
@@ -179,6 +188,7 @@ impl Recording {
             failure: Mutex::new(None),
             audio: Mutex::new("off".into()),
             on_slice: spec.on_slice.clone(),
+            disk_full: std::sync::atomic::AtomicBool::new(false),
         });
         let (audio_job, audio_rx) = match audio.map(|a| start_audio(a, &audio_dropped)) {
             Some(Ok((job, rx, what))) => {
@@ -227,6 +237,7 @@ impl Recording {
                     rx,
                     back_tx,
                     audio_rx,
+                    disk,
                 )
             }),
         )?;
@@ -275,6 +286,7 @@ impl Recording {
             slices: lock(&sh.slices).clone(),
             failure: lock(&sh.failure).clone(),
             audio: lock(&sh.audio).clone(),
+            disk_full: sh.disk_full.load(Ordering::Relaxed),
         }
     }
 
@@ -425,6 +437,7 @@ fn encode_loop(
     rx: Receiver<VideoFrame>,
     back: mpsc::Sender<VideoFrame>,
     audio: Option<Receiver<Packet>>,
+    disk: DiskGuard,
 ) {
     let mut planner = CutPlanner::new(slice_ms);
     let mut packets = Vec::new();
@@ -457,8 +470,13 @@ fn encode_loop(
             }
         }
     };
+    let mut next_disk_check = Duration::ZERO;
     let mut run = || -> Result<(), RecordError> {
         for frame in rx.iter() {
+            if frame.pts >= next_disk_check {
+                disk.check()?;
+                next_disk_check = frame.pts + Duration::from_secs(1);
+            }
             let force = planner.force_keyframe(frame.pts.as_millis() as u64);
             let r = enc.encode(&frame, force, &mut packets);
             let _ = back.send(frame);
@@ -487,8 +505,43 @@ fn encode_loop(
             if let Ok(Some(last)) = last {
                 sh.slice_done(last);
             }
+            sh.disk_full.store(e.is_disk_full(), Ordering::Relaxed);
             sh.fail(e.to_string());
         }
-        (Ok(()), Err(e)) => sh.fail(e.to_string()),
+        (Ok(()), Err(e)) => {
+            let e = RecordError::from(e);
+            sh.disk_full.store(e.is_disk_full(), Ordering::Relaxed);
+            sh.fail(e.to_string());
+        }
+    }
+}
+
+/// Free-space guard on the recording's directory.
+#[derive(Debug)]
+struct DiskGuard {
+    dir: std::path::PathBuf,
+    min: u64,
+}
+
+impl DiskGuard {
+    fn new(dst: &std::path::Path, min: u64) -> Self {
+        let dir = dst
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default();
+        Self { dir, min }
+    }
+
+    fn check(&self) -> Result<(), RecordError> {
+        if self.min == 0 {
+            return Ok(());
+        }
+        match fs4::available_space(&self.dir) {
+            Ok(free) if free < self.min => Err(RecordError::DiskFull {
+                free_mb: free >> 20,
+                min_mb: self.min >> 20,
+            }),
+            _ => Ok(()),
+        }
     }
 }
