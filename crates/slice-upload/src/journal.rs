@@ -21,6 +21,17 @@ pub enum SliceState {
     Confirmed,
 }
 
+/// A multipart upload in progress: resumable after a restart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Multipart {
+    /// The storage's upload id.
+    pub upload_id: String,
+    /// Bytes per part (the last one is shorter).
+    pub part_size: u64,
+    /// Parts stored so far: (part number from 1, ETag).
+    pub parts: Vec<(i32, String)>,
+}
+
 /// One slice of a task.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SliceRecord {
@@ -41,6 +52,9 @@ pub struct SliceRecord {
     /// The storage's ETag once confirmed.
     #[serde(default)]
     pub etag: Option<String>,
+    /// A multipart upload under way (large slices).
+    #[serde(default)]
+    pub multipart: Option<Multipart>,
 }
 
 /// Who and what a task is.
@@ -181,6 +195,7 @@ mod tests {
                 md5: "00".into(),
                 state: SliceState::Queued,
                 etag: None,
+                multipart: None,
             }],
             manifest_stored: false,
             uploaded_at: None,

@@ -16,7 +16,11 @@
 //! (task, class, user, start time, and every slice's key, bytes, start,
 //! duration and MD5) written after the last slice is confirmed.
 //!
-//! Each slice is sent with its `Content-MD5` (the storage verifies it) and the
+//! Slices above `multipart_threshold` (64 MiB) go up in parts of `part_size`
+//! (16 MiB); the upload id and every stored part's ETag are journaled as they
+//! happen, so after a restart the upload continues from the last stored part.
+//!
+//! Each slice (or part) is sent with its `Content-MD5` (the storage verifies it) and the
 //! returned ETag is compared with the MD5. A local slice is deleted only when
 //! configured to, and only after its confirmation is durable.
 //!
@@ -27,7 +31,7 @@ mod journal;
 mod queue;
 mod store;
 
-pub use journal::{Journal, SliceRecord, SliceState, TaskMeta, TaskRecord};
+pub use journal::{Journal, Multipart, SliceRecord, SliceState, TaskMeta, TaskRecord};
 pub use queue::{TaskStatus, UploadConfig, UploadQueue};
 pub use store::{ObjectStore, S3Settings, S3Store, StoreError};
 

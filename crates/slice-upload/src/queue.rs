@@ -11,7 +11,7 @@ use md5::{Digest, Md5};
 use serde_json::json;
 use txcr_mux::{slice_path, FlvReader};
 
-use crate::journal::{Journal, SliceRecord, SliceState, TaskMeta, TaskRecord};
+use crate::journal::{Journal, Multipart, SliceRecord, SliceState, TaskMeta, TaskRecord};
 use crate::store::{ObjectStore, StoreError};
 use crate::UploadError;
 
@@ -28,6 +28,10 @@ pub struct UploadConfig {
     pub keep_uploaded: Duration,
     /// How long to wait before retrying after a permanent error (default 60 s).
     pub permanent_retry: Duration,
+    /// Slices larger than this go up in parts (default 64 MiB).
+    pub multipart_threshold: u64,
+    /// Bytes per part (default 16 MiB; S3 needs at least 5 MiB).
+    pub part_size: u64,
 }
 
 impl Default for UploadConfig {
@@ -38,6 +42,8 @@ impl Default for UploadConfig {
             delete_after_upload: false,
             keep_uploaded: Duration::from_secs(600),
             permanent_retry: Duration::from_secs(60),
+            multipart_threshold: 64 << 20,
+            part_size: 16 << 20,
         }
     }
 }
@@ -77,6 +83,7 @@ enum Job {
         path: PathBuf,
         key: String,
         md5: [u8; 16],
+        bytes: u64,
     },
     Manifest {
         task: String,
@@ -209,6 +216,7 @@ impl Inner {
                     path: s.path.clone(),
                     key: self.key(&t.rec.meta, &format!("{:04}.flv", s.seq)),
                     md5: unhex(&s.md5),
+                    bytes: s.bytes,
                 });
             }
             let complete = !t.rec.recording
@@ -279,6 +287,36 @@ impl Inner {
         }
     }
 
+    fn multipart(&self, task: &str, seq: u32) -> Option<Multipart> {
+        self.lock()
+            .get(task)?
+            .rec
+            .slices
+            .iter()
+            .find(|s| s.seq == seq)?
+            .multipart
+            .clone()
+    }
+
+    /// Journal a multipart upload's progress before going on.
+    fn save_multipart(
+        &self,
+        task: &str,
+        seq: u32,
+        mp: Option<Multipart>,
+    ) -> Result<(), StoreError> {
+        let mut tasks = self.lock();
+        let Some(t) = tasks.get_mut(task) else {
+            return Ok(());
+        };
+        if let Some(s) = t.rec.slices.iter_mut().find(|s| s.seq == seq) {
+            s.multipart = mp;
+        }
+        self.journal
+            .save(&t.rec)
+            .map_err(|e| StoreError::Transient(e.to_string()))
+    }
+
     fn note_transient(&self, job: &Job, e: &StoreError) {
         let id = match job {
             Job::Slice { task, .. } | Job::Manifest { task, .. } => task,
@@ -289,8 +327,92 @@ impl Inner {
     }
 }
 
-async fn run_job<S: ObjectStore>(store: &S, job: &Job) -> Result<String, StoreError> {
+/// A large slice in parts, continuing from what the journal says is stored.
+async fn put_multipart<S: ObjectStore>(
+    inner: &Inner,
+    store: &S,
+    task: &str,
+    seq: u32,
+    path: &Path,
+    key: &str,
+    size: u64,
+) -> Result<String, StoreError> {
+    let mut mp = match inner.multipart(task, seq) {
+        Some(mp) => mp,
+        None => {
+            let upload_id = store.create_multipart(key).await?;
+            let mp = Multipart {
+                upload_id,
+                part_size: inner.cfg.part_size.max(5 << 20),
+                parts: Vec::new(),
+            };
+            inner.save_multipart(task, seq, Some(mp.clone()))?;
+            mp
+        }
+    };
+    let count = size.div_ceil(mp.part_size).max(1) as i32;
+    for n in 1..=count {
+        if mp.parts.iter().any(|(p, _)| *p == n) {
+            continue;
+        }
+        let (offset, len) = (u64::from(n as u32 - 1) * mp.part_size, mp.part_size);
+        let file = path.to_owned();
+        let bytes = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+            use std::io::{Seek, SeekFrom};
+            let mut f = std::fs::File::open(&file)?;
+            f.seek(SeekFrom::Start(offset))?;
+            let mut buf = Vec::with_capacity(len as usize);
+            f.take(len).read_to_end(&mut buf)?;
+            Ok(buf)
+        })
+        .await
+        .map_err(|e| StoreError::Transient(e.to_string()))?
+        .map_err(|e| StoreError::Permanent(format!("reading {}: {e}", path.display())))?;
+        let md5: [u8; 16] = Md5::digest(&bytes).into();
+        let attempt = store.upload_part(key, &mp.upload_id, n, bytes, md5).await;
+        let etag = match attempt {
+            Err(StoreError::NoSuchUpload(e)) => {
+                inner.save_multipart(task, seq, None)?;
+                return Err(StoreError::Transient(format!(
+                    "multipart upload restarted: {e}"
+                )));
+            }
+            other => other?,
+        };
+        mp.parts.push((n, etag));
+        inner.save_multipart(task, seq, Some(mp.clone()))?;
+    }
+    mp.parts.sort_by_key(|(n, _)| *n);
+    match store
+        .complete_multipart(key, &mp.upload_id, &mp.parts)
+        .await
+    {
+        Err(StoreError::NoSuchUpload(e)) => {
+            inner.save_multipart(task, seq, None)?;
+            Err(StoreError::Transient(format!(
+                "multipart upload restarted: {e}"
+            )))
+        }
+        other => other,
+    }
+}
+
+async fn run_job<S: ObjectStore>(
+    inner: &Inner,
+    store: &S,
+    job: &Job,
+) -> Result<String, StoreError> {
     match job {
+        Job::Slice {
+            task,
+            seq,
+            path,
+            key,
+            bytes,
+            ..
+        } if *bytes > inner.cfg.multipart_threshold => {
+            put_multipart(inner, store, task, *seq, path, key, *bytes).await
+        }
         Job::Slice { path, key, md5, .. } => store.put_file(key, path, *md5).await,
         Job::Manifest { key, body, .. } => store
             .put_bytes(key, body.clone(), "application/json")
@@ -315,7 +437,7 @@ async fn worker<S: ObjectStore>(inner: Arc<Inner>, store: Arc<S>) {
             .with_max_delay(Duration::from_secs(30))
             .with_jitter()
             .without_max_times();
-        let result = (|| run_job(store.as_ref(), &job))
+        let result = (|| run_job(&inner, store.as_ref(), &job))
             .retry(backoff)
             .when(StoreError::is_transient)
             .notify(|e, wait| {
@@ -377,6 +499,7 @@ fn recover_orphans(t: &mut TaskRecord) {
             md5,
             state: SliceState::Queued,
             etag: None,
+            multipart: None,
         });
         seq += 1;
     }
@@ -532,7 +655,9 @@ impl UploadQueue {
                 md5,
                 state: SliceState::Queued,
                 etag: None,
+                multipart: None,
             });
+            t.rec.slices.sort_by_key(|s| s.seq);
             self.inner.journal.save(&t.rec)?;
         }
         drop(tasks);

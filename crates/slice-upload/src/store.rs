@@ -20,6 +20,9 @@ pub enum StoreError {
     /// Credentials refused, bucket missing, request rejected: needs a fix.
     #[error("storage refused the upload: {0}")]
     Permanent(String),
+    /// The multipart upload no longer exists (aborted or expired): start over.
+    #[error("the multipart upload is gone: {0}")]
+    NoSuchUpload(String),
 }
 
 impl StoreError {
@@ -47,6 +50,30 @@ pub trait ObjectStore: Send + Sync + 'static {
         bytes: Vec<u8>,
         content_type: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Start a multipart upload at `key`; returns its upload id.
+    fn create_multipart(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<String, StoreError>> + Send;
+
+    /// Store part `part` (from 1) of an upload; returns its ETag.
+    fn upload_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        part: i32,
+        bytes: Vec<u8>,
+        md5: [u8; 16],
+    ) -> impl Future<Output = Result<String, StoreError>> + Send;
+
+    /// Join the parts into the object.
+    fn complete_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[(i32, String)],
+    ) -> impl Future<Output = Result<String, StoreError>> + Send;
 
     /// Where keys go, for logs (never credentials).
     fn describe(&self) -> String;
@@ -130,6 +157,7 @@ where
             let msg = se.err().message().unwrap_or("").to_owned();
             let text = format!("{code} {msg}").trim().to_owned();
             match code.as_str() {
+                "NoSuchUpload" => StoreError::NoSuchUpload(text),
                 "AccessDenied"
                 | "InvalidAccessKeyId"
                 | "SignatureDoesNotMatch"
@@ -194,6 +222,72 @@ impl ObjectStore for S3Store {
             .await
             .map(|_| ())
             .map_err(classify)
+    }
+
+    async fn create_multipart(&self, key: &str) -> Result<String, StoreError> {
+        let out = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.settings.bucket)
+            .key(key)
+            .content_type("video/x-flv")
+            .send()
+            .await
+            .map_err(classify)?;
+        out.upload_id()
+            .map(str::to_owned)
+            .ok_or_else(|| StoreError::Transient("no upload id in the answer".into()))
+    }
+
+    async fn upload_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        part: i32,
+        bytes: Vec<u8>,
+        md5: [u8; 16],
+    ) -> Result<String, StoreError> {
+        let out = self
+            .client
+            .upload_part()
+            .bucket(&self.settings.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .part_number(part)
+            .content_md5(base64::engine::general_purpose::STANDARD.encode(md5))
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(out.e_tag().unwrap_or_default().to_owned())
+    }
+
+    async fn complete_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[(i32, String)],
+    ) -> Result<String, StoreError> {
+        use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+        let parts = parts
+            .iter()
+            .map(|(n, e)| CompletedPart::builder().part_number(*n).e_tag(e).build())
+            .collect();
+        let out = self
+            .client
+            .complete_multipart_upload()
+            .bucket(&self.settings.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(out.e_tag().unwrap_or_default().trim_matches('"').to_owned())
     }
 
     fn describe(&self) -> String {
