@@ -4,14 +4,12 @@
 //! one after the other on the same display, and print CPU seconds per recorded
 //! second, frames written against expected, and peak RSS, with the ratios.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::{bail, Context};
-use serde_json::Value;
+use anyhow::bail;
 
+use crate::local::{first_line, port_of, post, Killed};
 use crate::{cargo, setup, workspace_root};
 
 const W: u32 = 1920;
@@ -19,15 +17,6 @@ const H: u32 = 1080;
 const BITRATE: u32 = 2_000_000;
 const APP: u64 = 1400000000;
 const KEY: &str = "bench-key";
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// CPU seconds (user + system) and peak RSS (MiB) of a finished child.
 fn wait_rusage(child: &mut Child) -> anyhow::Result<(f64, f64)> {
@@ -67,25 +56,6 @@ fn cpu_so_far(pid: u32) -> anyhow::Result<f64> {
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
     Ok(ticks / hz)
-}
-
-fn post(port: u16, cmd: &str, body: &str) -> anyhow::Result<Value> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    write!(s, "POST /localrecord/v1/{cmd} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())?;
-    let mut out = String::new();
-    s.read_to_string(&mut out)?;
-    let v: Value =
-        serde_json::from_str(out.split_once("\r\n\r\n").map(|x| x.1).unwrap_or_default())?;
-    if let Some(e) = v["Response"].get("Error") {
-        bail!("{cmd}: {e}");
-    }
-    Ok(v["Response"].clone())
-}
-
-fn first_line(child: &mut Child) -> anyhow::Result<String> {
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
-    Ok(line.trim().to_owned())
 }
 
 fn count_frames(path: &std::path::Path) -> u64 {
@@ -137,12 +107,7 @@ fn ours(
         .stdout(Stdio::piped())
         .spawn()?;
     let line = first_line(&mut child)?;
-    let port: u16 = line
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.split('/').next())
-        .and_then(|p| p.parse().ok())
-        .context("port")?;
+    let port = port_of(&line)?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     let sig = txcr_auth::gen_user_sig(APP, KEY, "bench", 3600, now);
     post(

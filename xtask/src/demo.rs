@@ -2,47 +2,24 @@
 //! capture, a demo application key, recordings under ./demo-output), driven
 //! over HTTP like a classroom app would, and the result checked with ffprobe.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use serde_json::Value;
 
-use crate::{cargo, setup, workspace_root};
+use crate::{cargo, local, setup, workspace_root};
 
 /// The demo's application: an id and key used only here.
 const DEMO_APP: u64 = 1400000000;
 const DEMO_KEY: &str = "demo-secret-key-change-me";
 
-struct Service(Child);
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
+/// Send a command and show it, as a classroom app would see it.
 fn post(port: u16, cmd: &str, body: &str) -> anyhow::Result<Value> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    let req = format!(
-        "POST /localrecord/v1/{cmd} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes())?;
-    let mut out = String::new();
-    s.read_to_string(&mut out)?;
-    let json = out.split_once("\r\n\r\n").map(|x| x.1).unwrap_or_default();
-    let v: Value =
-        serde_json::from_str(json).with_context(|| format!("{cmd}: bad answer {out:?}"))?;
-    if let Some(e) = v["Response"].get("Error") {
-        bail!("{cmd} failed: {e}");
-    }
-    println!("    {cmd:<12} -> {}", v["Response"]);
-    Ok(v["Response"].clone())
+    let r = local::post(port, cmd, body)?;
+    println!("    {cmd:<12} -> {r}");
+    Ok(r)
 }
 
 pub fn run() -> anyhow::Result<()> {
@@ -64,17 +41,9 @@ pub fn run() -> anyhow::Result<()> {
         .stdout(Stdio::piped())
         .spawn()
         .with_context(|| format!("starting {}", exe.display()))?;
-    let stdout = child.stdout.take().context("no stdout")?;
-    let svc = Service(child);
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line)?;
-    let port: u16 = line
-        .trim()
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.split('/').next())
-        .and_then(|p| p.parse().ok())
-        .context("service did not say its port")?;
+    let line = local::first_line(&mut child)?;
+    let svc = local::Killed(child);
+    let port = local::port_of(&line)?;
     println!("==> service up: {}", line.trim());
 
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();

@@ -4,6 +4,7 @@
 #[cfg(unix)]
 mod bench_capture;
 mod demo;
+mod local;
 mod setup;
 
 use std::process::Command;

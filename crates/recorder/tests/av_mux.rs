@@ -68,7 +68,15 @@ fn h264_and_aac_in_one_slice_decode_cleanly() {
     let decode = Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-i"])
         .arg(&slice.path)
-        .args(["-fps_mode", "passthrough", "-f", "null", "-"])
+        .args([
+            "-fps_mode",
+            "passthrough",
+            "-enc_time_base",
+            "-1",
+            "-f",
+            "null",
+            "-",
+        ])
         .output()
         .unwrap();
     assert!(decode.status.success());

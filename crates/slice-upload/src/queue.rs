@@ -76,6 +76,21 @@ struct Task {
     done_at: Option<Instant>,
 }
 
+impl Task {
+    fn new(rec: TaskRecord) -> Self {
+        // A task uploaded before a restart starts its time on the list anew.
+        let done_at = rec.manifest_stored.then(Instant::now);
+        Self {
+            rec,
+            in_flight: BTreeSet::new(),
+            manifest_in_flight: false,
+            error: None,
+            retry_at: None,
+            done_at,
+        }
+    }
+}
+
 enum Job {
     Slice {
         task: String,
@@ -522,18 +537,7 @@ impl UploadQueue {
                 journal.save(&rec)?;
                 tracing::info!(task = %rec.meta.task_id, slices = rec.slices.len(), "recovered a task interrupted by a crash");
             }
-            let done = rec.manifest_stored.then(Instant::now);
-            tasks.insert(
-                rec.meta.task_id.clone(),
-                Task {
-                    rec,
-                    in_flight: BTreeSet::new(),
-                    manifest_in_flight: false,
-                    error: None,
-                    retry_at: None,
-                    done_at: done,
-                },
-            );
+            tasks.insert(rec.meta.task_id.clone(), Task::new(rec));
         }
         tracing::info!(store = %store.describe(), tasks = tasks.len(), "upload queue ready");
         let workers = cfg.workers.max(1);
@@ -614,18 +618,9 @@ impl UploadQueue {
             uploaded_at: None,
         };
         self.inner.journal.save(&rec)?;
-        let id = rec.meta.task_id.clone();
-        self.inner.lock().insert(
-            id,
-            Task {
-                rec,
-                in_flight: BTreeSet::new(),
-                manifest_in_flight: false,
-                error: None,
-                retry_at: None,
-                done_at: None,
-            },
-        );
+        self.inner
+            .lock()
+            .insert(rec.meta.task_id.clone(), Task::new(rec));
         Ok(())
     }
 

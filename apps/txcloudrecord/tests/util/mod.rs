@@ -296,7 +296,15 @@ pub fn decode_errors(path: &Path) -> String {
     let out = Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-i"])
         .arg(path)
-        .args(["-fps_mode", "passthrough", "-f", "null", "-"])
+        .args([
+            "-fps_mode",
+            "passthrough",
+            "-enc_time_base",
+            "-1",
+            "-f",
+            "null",
+            "-",
+        ])
         .output()
         .unwrap();
     assert!(
@@ -316,25 +324,39 @@ pub fn slices(state: &Value) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Decode every frame to 8-bit grey and read the test pattern's time stamp
-/// from each: what moment (ms) each frame shows.
-pub fn decoded_stamps(path: &Path, width: usize, height: usize) -> Vec<u64> {
+/// Every video frame decoded to raw `pix_fmt` bytes (`gray`: 1 byte a pixel,
+/// `rgb24`: 3), in decode order, as ffmpeg's independent decoder sees them.
+fn decoded_raw(path: &Path, pix_fmt: &str) -> Vec<u8> {
     let out = Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-i"])
         .arg(path)
         .args([
+            "-map",
+            "0:v:0",
             "-fps_mode",
             "passthrough",
+            "-enc_time_base",
+            "-1",
             "-f",
             "rawvideo",
             "-pix_fmt",
-            "gray",
+            pix_fmt,
             "-",
         ])
         .output()
         .unwrap();
-    assert!(out.status.success());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out.stdout
+}
+
+/// Decode every frame to 8-bit grey and read the test pattern's time stamp
+/// from each: what moment (ms) each frame shows.
+pub fn decoded_stamps(path: &Path, width: usize, height: usize) -> Vec<u64> {
+    decoded_raw(path, "gray")
         .chunks_exact(width * height)
         .map(|frame| txcr_capture::decode_stamp(frame, width).unwrap())
         .collect()
@@ -343,22 +365,7 @@ pub fn decoded_stamps(path: &Path, width: usize, height: usize) -> Vec<u64> {
 /// Decode every frame to RGB: `width*height*3` bytes each.
 pub fn decoded_rgb(path: &Path) -> Vec<Vec<u8>> {
     let (_, w, h) = probe_stream(path);
-    let out = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-i"])
-        .arg(path)
-        .args([
-            "-fps_mode",
-            "passthrough",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "rgb24",
-            "-",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    out.stdout
+    decoded_raw(path, "rgb24")
         .chunks_exact((w * h * 3) as usize)
         .map(<[u8]>::to_vec)
         .collect()
