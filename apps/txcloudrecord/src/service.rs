@@ -7,7 +7,6 @@ use serde_json::{json, Value};
 use txcr_capture::audio::{AudioSource, CpalSource, ToneSource};
 use txcr_capture::{FrameSource, Region, TestPattern};
 
-use crate::capture::Unavailable;
 use txcr_mux::FinishedSlice;
 use txcr_protocol::{
     ApiError, ErrorCode, Init, RecordView, Request, StartRecord, StateView, UploadView,
@@ -16,6 +15,7 @@ use txcr_recorder::{resolve_dst, Recording, RecordingSpec, SliceHook, Stats};
 use txcr_slice_upload::{TaskMeta, UploadQueue};
 use txcr_state::{Caller, Command, RecordState, Session};
 
+use crate::capture::Unavailable;
 use crate::config::{CaptureMode, Config};
 use crate::errors;
 
