@@ -231,13 +231,15 @@ impl Recording {
             Box::new(move || {
                 encode_loop(
                     &s,
-                    Box::new(encoder),
-                    writer,
-                    slice_ms,
-                    rx,
-                    back_tx,
-                    audio_rx,
-                    disk,
+                    EncodeStage {
+                        enc: Box::new(encoder),
+                        writer,
+                        slice_ms,
+                        frames: rx,
+                        recycle: back_tx,
+                        audio: audio_rx,
+                        disk,
+                    },
                 )
             }),
         )?;
@@ -428,17 +430,30 @@ fn start_audio(
     ))
 }
 
-#[allow(clippy::too_many_arguments)] // the stage's inputs and outputs, one each
-fn encode_loop(
-    sh: &Shared,
-    mut enc: Box<dyn VideoEncoder>,
-    mut writer: SliceWriter,
+/// What the encode thread works with.
+struct EncodeStage {
+    enc: Box<dyn VideoEncoder>,
+    writer: SliceWriter,
     slice_ms: u64,
-    rx: Receiver<VideoFrame>,
-    back: mpsc::Sender<VideoFrame>,
+    /// Captured frames in.
+    frames: Receiver<VideoFrame>,
+    /// Frame buffers back to the capture thread.
+    recycle: mpsc::Sender<VideoFrame>,
+    /// AAC packets from the audio thread, when there is sound.
     audio: Option<Receiver<Packet>>,
     disk: DiskGuard,
-) {
+}
+
+fn encode_loop(sh: &Shared, stage: EncodeStage) {
+    let EncodeStage {
+        mut enc,
+        mut writer,
+        slice_ms,
+        frames: rx,
+        recycle: back,
+        audio,
+        disk,
+    } = stage;
     let mut planner = CutPlanner::new(slice_ms);
     let mut packets = Vec::new();
     let mut il = Interleaver::new(audio.is_some(), INTERLEAVE_WAIT_MS);
