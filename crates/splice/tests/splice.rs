@@ -1,0 +1,166 @@
+//! Real slices from the recorder (test pattern + tone, with a pause and two
+//! cuts) spliced into one MP4 and checked by ffprobe/ffmpeg.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::thread::sleep;
+use std::time::Duration;
+
+use txcr_capture::audio::ToneSource;
+use txcr_capture::{Region, TestPattern};
+use txcr_recorder::{resolve_dst, Recording, RecordingSpec};
+use txcr_splice::{splice_to_file, SpliceError};
+
+fn record(root: &Path) -> Vec<PathBuf> {
+    let dst = resolve_dst(root, "class.flv").unwrap();
+    let src = TestPattern::new(320, 240, Region::default()).unwrap();
+    let tone = Box::new(ToneSource::new(440.0));
+    let rec = Recording::start(Box::new(src), Some(tone), RecordingSpec::new(dst, 15, 2)).unwrap();
+    sleep(Duration::from_millis(2500));
+    rec.pause();
+    sleep(Duration::from_millis(700));
+    rec.resume();
+    sleep(Duration::from_millis(2300));
+    let summary = rec.stop().unwrap();
+    summary
+        .stats
+        .slices
+        .iter()
+        .map(|s| s.path.clone())
+        .collect()
+}
+
+fn probe(path: &Path, args: &[&str]) -> String {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error"])
+        .args(args)
+        .arg(path)
+        .output()
+        .expect("ffprobe is installed (cargo xtask setup)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Packet pts (s) of one stream.
+fn pts(path: &Path, stream: &str) -> Vec<f64> {
+    probe(
+        path,
+        &[
+            "-select_streams",
+            stream,
+            "-show_entries",
+            "packet=pts_time",
+            "-of",
+            "csv=p=0",
+        ],
+    )
+    .lines()
+    .filter_map(|l| l.trim().parse().ok())
+    .collect()
+}
+
+fn duration(path: &Path) -> f64 {
+    probe(
+        path,
+        &["-show_entries", "format=duration", "-of", "csv=p=0"],
+    )
+    .trim()
+    .parse()
+    .unwrap()
+}
+
+#[test]
+fn slices_become_one_faststart_mp4_with_every_frame_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let slices = record(dir.path());
+    assert_eq!(slices.len(), 3, "{slices:?}");
+    let out = dir.path().join("class.mp4");
+    let report = splice_to_file(&slices, &out).unwrap();
+
+    // moov before mdat.
+    let bytes = std::fs::read(&out).unwrap();
+    assert_eq!(report.bytes, bytes.len() as u64);
+    let ftyp_len = u32::from_be_bytes(bytes[..4].try_into().unwrap()) as usize;
+    assert_eq!(&bytes[4..8], b"ftyp");
+    assert_eq!(&bytes[ftyp_len + 4..ftyp_len + 8], b"moov", "faststart");
+
+    let streams = probe(
+        &out,
+        &[
+            "-show_entries",
+            "stream=codec_type,codec_name,sample_rate,channels,width,height",
+            "-of",
+            "csv=p=0",
+        ],
+    );
+    assert!(streams.contains("h264,video,320,240"), "{streams}");
+    assert!(streams.contains("aac,audio,48000,2"), "{streams}");
+    assert_eq!((report.width, report.height), (320, 240));
+
+    // Every video frame of every slice, at the same time (rebased to zero).
+    let mut want: Vec<f64> = slices.iter().flat_map(|s| pts(s, "v:0")).collect();
+    let t0 = want[0];
+    want.iter_mut().for_each(|t| *t -= t0);
+    let got = pts(&out, "v:0");
+    assert_eq!(got.len(), want.len(), "every frame is there");
+    for (g, w) in got.iter().zip(&want) {
+        assert!((g - w).abs() < 0.0015, "frame at {w:.3}s is at {g:.3}s");
+    }
+    // Audio: every frame, continuous (AAC frames 21.3 ms; no hole at the cuts).
+    let audio = pts(&out, "a:0");
+    let want_audio: usize = slices.iter().map(|s| pts(s, "a:0").len()).sum();
+    assert_eq!(audio.len(), want_audio);
+    for w in audio.windows(2) {
+        assert!(
+            w[1] - w[0] > 0.0 && w[1] - w[0] < 0.045,
+            "audio step at {}",
+            w[0]
+        );
+    }
+
+    // Duration: the slices' sum, within one frame per slice.
+    let sum: f64 = slices.iter().map(|s| duration(s)).sum();
+    let d = duration(&out);
+    assert!(
+        (d - sum).abs() < 3.0 / 15.0,
+        "mp4 {d:.3}s, slices {sum:.3}s"
+    );
+    assert!((report.duration_ms as f64 / 1000.0 - d).abs() < 0.05);
+
+    // Decodes without a single error.
+    let decode = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(&out)
+        .args(["-f", "null", "-"])
+        .output()
+        .unwrap();
+    assert!(decode.status.success());
+    assert!(
+        decode.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&decode.stderr)
+    );
+}
+
+#[test]
+fn a_torn_slice_is_reported_by_number_not_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let slices = record(dir.path());
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&slices[1])
+        .unwrap();
+    let len = f.metadata().unwrap().len();
+    f.set_len(len - 100).unwrap();
+    let err = splice_to_file(&slices, &dir.path().join("x.mp4")).unwrap_err();
+    assert!(
+        matches!(err, SpliceError::CorruptSlice { slice: 2, .. }),
+        "{err}"
+    );
+    assert!(!dir.path().join("x.mp4").exists(), "no half-written output");
+
+    let mut missing = slices.clone();
+    missing[1] = dir.path().join("gone.flv");
+    let err = splice_to_file(&missing, &dir.path().join("y.mp4")).unwrap_err();
+    assert!(matches!(err, SpliceError::Io { .. }), "{err}");
+}
