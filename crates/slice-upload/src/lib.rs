@@ -33,7 +33,7 @@ mod store;
 
 pub use journal::{Journal, Multipart, SliceRecord, SliceState, TaskMeta, TaskRecord};
 pub use queue::{TaskStatus, UploadConfig, UploadQueue};
-pub use store::{ObjectStore, S3Settings, S3Store, StoreError};
+pub use store::{classify, ObjectStore, S3Settings, S3Store, StoreError};
 
 /// What went wrong in the upload queue itself (storage errors are
 /// [`StoreError`] and are retried, not returned).

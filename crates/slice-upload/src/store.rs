@@ -147,7 +147,8 @@ impl S3Store {
     }
 }
 
-fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R>(e: SdkError<E, R>) -> StoreError
+/// Sort an SDK error into transient (retry), permanent (needs a fix) or a lost upload.
+pub fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R>(e: SdkError<E, R>) -> StoreError
 where
     R: std::fmt::Debug,
 {
@@ -162,6 +163,7 @@ where
                 | "InvalidAccessKeyId"
                 | "SignatureDoesNotMatch"
                 | "NoSuchBucket"
+                | "NoSuchKey"
                 | "InvalidBucketName"
                 | "AllAccessDisabled"
                 | "AccountProblem" => StoreError::Permanent(text),

@@ -2,6 +2,7 @@
 //! client (so tests control every header), and ffprobe/ffmpeg checks.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // test helpers
 
+pub mod backend;
 #[cfg(target_os = "linux")]
 pub mod pulse;
 pub mod s3;
@@ -215,6 +216,22 @@ impl Reply {
 
 /// One HTTP/1.1 request with exactly these headers, over a fresh connection.
 pub fn raw(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+    let (status, head, body) = raw_bytes(port, method, path, headers, body);
+    Reply {
+        status,
+        head,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+/// Like [`raw`], with the body as bytes: (status, head, body).
+pub fn raw_bytes(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String, Vec<u8>) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     let mut req = format!("{method} {path} HTTP/1.1\r\n");
@@ -229,18 +246,18 @@ pub fn raw(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: 
     let _ = s.write_all(body);
     let mut out = Vec::new();
     let _ = s.read_to_end(&mut out);
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let split = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(out.len());
+    let head = String::from_utf8_lossy(&out[..split]).into_owned();
+    let body = out.get(split + 4..).unwrap_or_default().to_vec();
     let status = head
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    Reply {
-        status,
-        head: head.to_owned(),
-        body: body.to_owned(),
-    }
+    (status, head, body)
 }
 
 /// `ffprobe -show_entries <entries>` on the first video stream, as CSV lines.

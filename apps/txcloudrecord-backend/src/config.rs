@@ -1,0 +1,266 @@
+//! Settings: flags beat environment variables (clap reads both), which beat the
+//! TOML config file, which beats the defaults.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use serde::Deserialize;
+use txcr_auth::AppKeys;
+use txcr_slice_upload::S3Settings;
+
+/// The operator interface (section 3 of the API contract) plus additions.
+#[derive(Debug, Clone, Parser, Default)]
+#[command(name = "txcloudrecord-backend", version, about)]
+pub struct Flags {
+    /// Address to serve on [default: 127.0.0.1:37605]
+    #[arg(long, env = "TXCR_BACKEND_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Index, work files and the embedded object store [default: the per-user data directory]
+    #[arg(long, env = "TXCR_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// TOML config file
+    #[arg(long, env = "TXCR_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Database: `sqlite://…` or `postgres://…` [default: SQLite in the data directory]
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// SdkAppId of the single application (or `[[apps]]` in the config file)
+    #[arg(long, env = "TXCR_SDKAPPID")]
+    pub sdkappid: Option<u64>,
+    /// Its UserSig secret key (prefer the variable: flags show in `ps`)
+    #[arg(long, env = "TXCR_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+    /// Its TicKey, for query signatures and playback links
+    #[arg(long, env = "TXCR_TICKEY", hide_env_values = true)]
+    pub tickey: Option<String>,
+    /// Base URL under which students reach this backend (links in callbacks)
+    /// [default: http://<listen>]
+    #[arg(long, env = "TXCR_BACKEND_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Seconds between scans of the bucket for finished tasks [default: 5]
+    #[arg(long, env = "TXCR_WATCH_INTERVAL")]
+    pub watch_interval: Option<f64>,
+    /// Port of the embedded object store, used when no bucket is configured
+    /// [default: 37606]
+    #[arg(long, env = "TXCR_EMBEDDED_S3_PORT")]
+    pub embedded_s3_port: Option<u16>,
+    /// Log as JSON lines
+    #[arg(long, env = "TXCR_LOG_JSON")]
+    pub log_json: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileApp {
+    sdkappid: u64,
+    secret_key: String,
+    tickey: Option<String>,
+    admin: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileStorage {
+    endpoint: Option<String>,
+    region: Option<String>,
+    bucket: Option<String>,
+    prefix: Option<String>,
+    path_style: Option<bool>,
+    access_key: Option<String>,
+    secret_key: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    public_url: Option<String>,
+    watch_interval: Option<f64>,
+    embedded_s3_port: Option<u16>,
+    callback_retry_hours: Option<f64>,
+    media_link_days: Option<u64>,
+    shutdown_grace_secs: Option<u64>,
+    job_lease_secs: Option<f64>,
+    #[serde(default)]
+    storage: FileStorage,
+    #[serde(default)]
+    apps: Vec<FileApp>,
+}
+
+/// One application.
+#[derive(Debug, Clone)]
+pub struct App {
+    /// TicKey: query signatures and playback links. Defaults to the secret key.
+    pub tickey: String,
+    /// The identifier allowed to register the callback.
+    pub admin: String,
+}
+
+/// Where objects live.
+#[derive(Debug, Clone)]
+pub enum Storage {
+    /// An S3-compatible bucket.
+    External(S3Settings, String),
+    /// The embedded store: a local S3 server on this port.
+    Embedded(u16),
+}
+
+/// Everything the backend needs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub public_url: String,
+    pub watch_interval: Duration,
+    pub callback_retry: Duration,
+    pub media_link_ttl: Duration,
+    pub shutdown_grace: Duration,
+    pub job_lease: Duration,
+    pub storage: Storage,
+    pub keys: AppKeys,
+    pub apps: BTreeMap<u64, App>,
+    pub log_json: bool,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn storage(f: FileStorage, embedded_port: u16) -> anyhow::Result<Storage> {
+    let Some(bucket) = env("TXCR_S3_BUCKET").or(f.bucket) else {
+        return Ok(Storage::Embedded(embedded_port));
+    };
+    let endpoint = env("AWS_ENDPOINT_URL").or(f.endpoint);
+    let path_style = match env("TXCR_S3_PATH_STYLE") {
+        Some(v) => matches!(v.as_str(), "1" | "true" | "yes"),
+        None => f.path_style.unwrap_or(endpoint.is_some()),
+    };
+    let settings = S3Settings {
+        path_style,
+        endpoint,
+        region: env("AWS_REGION")
+            .or(f.region)
+            .unwrap_or_else(|| "us-east-1".into()),
+        bucket,
+        access_key: env("AWS_ACCESS_KEY_ID")
+            .or(f.access_key)
+            .context("a bucket is configured but AWS_ACCESS_KEY_ID is not")?,
+        secret_key: env("AWS_SECRET_ACCESS_KEY")
+            .or(f.secret_key)
+            .context("a bucket is configured but AWS_SECRET_ACCESS_KEY is not")?,
+    };
+    let prefix = env("TXCR_S3_PREFIX")
+        .or(f.prefix)
+        .unwrap_or_default()
+        .trim_matches('/')
+        .to_owned();
+    Ok(Storage::External(settings, prefix))
+}
+
+fn default_data_dir() -> PathBuf {
+    directories::ProjectDirs::from("", "", "txcloudrecord-backend")
+        .map(|d| d.data_dir().to_owned())
+        .unwrap_or_else(|| PathBuf::from("txcloudrecord-backend-data"))
+}
+
+impl Config {
+    /// Merge flags/env, the config file and defaults.
+    pub fn load(flags: &Flags) -> anyhow::Result<Self> {
+        let file: File = match &flags.config {
+            Some(p) => read_file(p)?,
+            None => File::default(),
+        };
+        let listen = flags
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 37605)));
+        let data_dir = flags
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(default_data_dir);
+        let database_url = flags
+            .database_url
+            .clone()
+            .or(file.database_url)
+            .unwrap_or_else(|| {
+                format!("sqlite://{}?mode=rwc", data_dir.join("index.db").display())
+            });
+        let public_url = flags
+            .public_url
+            .clone()
+            .or(file.public_url)
+            .unwrap_or_else(|| format!("http://{listen}"))
+            .trim_end_matches('/')
+            .to_owned();
+        let mut keys = AppKeys::new();
+        let mut apps = BTreeMap::new();
+        for a in file.apps {
+            keys.insert(a.sdkappid, &a.secret_key);
+            apps.insert(
+                a.sdkappid,
+                App {
+                    tickey: a.tickey.unwrap_or_else(|| a.secret_key.clone()),
+                    admin: a.admin.unwrap_or_else(|| "administrator".into()),
+                },
+            );
+        }
+        match (flags.sdkappid, &flags.secret_key) {
+            (Some(id), Some(key)) => {
+                keys.insert(id, key);
+                apps.insert(
+                    id,
+                    App {
+                        tickey: flags.tickey.clone().unwrap_or_else(|| key.clone()),
+                        admin: env("TXCR_ADMIN").unwrap_or_else(|| "administrator".into()),
+                    },
+                );
+            }
+            (None, None) => {}
+            _ => anyhow::bail!("TXCR_SDKAPPID and TXCR_SECRET_KEY must be given together"),
+        }
+        let watch = flags.watch_interval.or(file.watch_interval).unwrap_or(5.0);
+        Ok(Self {
+            listen,
+            database_url,
+            public_url,
+            watch_interval: Duration::from_secs_f64(watch.clamp(0.1, 3600.0)),
+            callback_retry: Duration::from_secs_f64(
+                file.callback_retry_hours.unwrap_or(72.0).max(0.0) * 3600.0,
+            ),
+            media_link_ttl: Duration::from_secs(file.media_link_days.unwrap_or(365) * 86_400),
+            shutdown_grace: Duration::from_secs(file.shutdown_grace_secs.unwrap_or(30)),
+            job_lease: Duration::from_secs_f64(
+                env("TXCR_JOB_LEASE_SECS")
+                    .and_then(|v| v.parse().ok())
+                    .or(file.job_lease_secs)
+                    .unwrap_or(60.0)
+                    .clamp(1.0, 3600.0),
+            ),
+            storage: storage(
+                file.storage,
+                flags
+                    .embedded_s3_port
+                    .or(file.embedded_s3_port)
+                    .unwrap_or(37606),
+            )?,
+            keys,
+            apps,
+            data_dir,
+            log_json: flags.log_json,
+        })
+    }
+}
+
+fn read_file(p: &Path) -> anyhow::Result<File> {
+    let text = std::fs::read_to_string(p)
+        .with_context(|| format!("cannot read config {}", p.display()))?;
+    toml::from_str(&text).with_context(|| format!("config {}", p.display()))
+}

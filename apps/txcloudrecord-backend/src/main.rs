@@ -1,0 +1,208 @@
+//! `txcloudrecord-backend`: the self-hosted replacement for the vendor's cloud.
+//!
+//! Finds finished recordings in object storage (a manifest scan, or the local
+//! service's completion call), splices each into one faststart MP4
+//! (`txcr-splice`), stores it beside the slices, indexes it (SQLite by default,
+//! PostgreSQL for several instances), calls the school's webhook (a
+//! transactional outbox with signed, retried deliveries), and serves the
+//! contract's query API, a signed playback page, brokered upload URLs, health
+//! and Prometheus metrics.
+//!
+//! With no bucket configured it starts an embedded S3-compatible store
+//! (`txcr-s3dev`) in the data directory and talks to it through the same
+//! `aws-sdk-s3` client as production.
+
+mod broker;
+mod config;
+mod ctx;
+mod db;
+mod error;
+mod http;
+mod jobs;
+mod metrics;
+mod page;
+mod sign;
+mod storage;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use txcr_slice_upload::S3Settings;
+
+use crate::config::{Config, Flags, Storage as StorageCfg};
+use crate::ctx::Ctx;
+use crate::storage::Storage;
+
+/// Bucket of the embedded store.
+const EMBEDDED_BUCKET: &str = "txcloudrecord";
+
+#[derive(Serialize, Deserialize)]
+struct EmbeddedKeys {
+    access_key: String,
+    secret_key: String,
+}
+
+fn random_hex(n: usize) -> String {
+    let mut rng = rand::rng();
+    (0..n)
+        .map(|_| format!("{:x}", rng.random_range(0..16u8)))
+        .collect()
+}
+
+/// The embedded store's keys: made once, kept in the data directory (0600).
+fn embedded_keys(dir: &Path) -> anyhow::Result<EmbeddedKeys> {
+    let path = dir.join("embedded-s3.json");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        if let Ok(k) = serde_json::from_str(&text) {
+            return Ok(k);
+        }
+    }
+    let keys = EmbeddedKeys {
+        access_key: format!("TXCR{}", random_hex(16).to_uppercase()),
+        secret_key: random_hex(40),
+    };
+    std::fs::write(&path, serde_json::to_vec_pretty(&keys)?)
+        .with_context(|| format!("writing {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(keys)
+}
+
+async fn open_storage(cfg: &Config, stop: watch::Receiver<bool>) -> anyhow::Result<Storage> {
+    match &cfg.storage {
+        StorageCfg::External(settings, prefix) => {
+            Ok(Storage::new(settings.clone(), prefix.clone()))
+        }
+        StorageCfg::Embedded(port) => {
+            let keys = embedded_keys(&cfg.data_dir)?;
+            let listener = TcpListener::bind(("127.0.0.1", *port))
+                .await
+                .with_context(|| format!("embedded object store: port {port}"))?;
+            let addr = listener.local_addr()?;
+            let root = cfg.data_dir.join("objects");
+            std::fs::create_dir_all(&root)?;
+            let (ak, sk) = (keys.access_key.clone(), keys.secret_key.clone());
+            let mut stop = stop;
+            tokio::spawn(async move {
+                let buckets = [EMBEDDED_BUCKET.to_owned()];
+                let stopped = async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                };
+                if let Err(e) =
+                    txcr_s3dev::serve(listener, &root, &ak, &sk, &buckets, stopped).await
+                {
+                    tracing::error!(error = %e, "embedded object store stopped");
+                }
+            });
+            println!(
+                "embedded object store on http://{addr} (bucket {EMBEDDED_BUCKET}, keys in {})",
+                cfg.data_dir.join("embedded-s3.json").display()
+            );
+            Ok(Storage::new(
+                S3Settings {
+                    endpoint: Some(format!("http://{addr}")),
+                    region: "us-east-1".into(),
+                    bucket: EMBEDDED_BUCKET.into(),
+                    path_style: true,
+                    access_key: keys.access_key,
+                    secret_key: keys.secret_key,
+                },
+                String::new(),
+            ))
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+async fn run(cfg: Config) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("data directory {}", cfg.data_dir.display()))?;
+    if cfg.apps.is_empty() {
+        tracing::warn!("no application configured (TXCR_SDKAPPID/TXCR_SECRET_KEY or [[apps]]): the query API, callbacks and playback links refuse everything");
+    }
+    let (stop_tx, stop) = watch::channel(false);
+    let storage = open_storage(&cfg, stop.clone()).await?;
+    let db = db::Db::open(&cfg.database_url)
+        .await
+        .context("opening the database")?;
+    let listener = TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", cfg.listen))?;
+    let addr = listener.local_addr()?;
+    let mut cfg = cfg;
+    if cfg.public_url.ends_with(":0") {
+        cfg.public_url = format!("http://{addr}");
+    }
+    let ctx = Arc::new(Ctx {
+        me: format!("{}-{}", std::process::id(), random_hex(6)),
+        lease: cfg.job_lease,
+        cfg,
+        db,
+        storage,
+        metrics: metrics::Metrics::default(),
+        wake: tokio::sync::Notify::new(),
+        http: reqwest::Client::builder()
+            .user_agent("txcloudrecord-backend")
+            .build()
+            .context("HTTP client")?,
+    });
+    println!("txcloudrecord-backend listening on http://{addr}");
+    tracing::info!(instance = %ctx.me, %addr, "backend started");
+    let watcher = tokio::spawn(jobs::watch_storage(ctx.clone(), stop.clone()));
+    let worker = tokio::spawn(jobs::splice_worker(ctx.clone(), stop.clone()));
+    let sender = tokio::spawn(jobs::callback_sender(ctx.clone(), stop.clone()));
+    let server = tokio::spawn(http::serve(listener, ctx.clone(), stop.clone()));
+    shutdown_signal().await;
+    tracing::info!("stopping");
+    let _ = stop_tx.send(true);
+    let _ = worker.await;
+    let _ = tokio::join!(watcher, sender, server);
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    let flags = Flags::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TXCR_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let cfg = Config::load(&flags)?;
+    if cfg.log_json {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    } else {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(cfg))
+}

@@ -1,0 +1,251 @@
+//! The playback page (a class's recordings, playable on a phone) and the
+//! media it plays: MP4s streamed from storage with HTTP range requests, both
+//! behind links signed with the app's TicKey (see `sign`).
+
+use hyper::body::Incoming;
+use hyper::{Method, Request, StatusCode};
+
+use crate::ctx::Ctx;
+use crate::db::{now_ms, RecordFilter};
+use crate::http::{query_map, respond, stream_body, Resp};
+use crate::sign;
+
+fn forbidden(msg: &str) -> Resp {
+    respond(
+        StatusCode::FORBIDDEN,
+        "text/plain; charset=utf-8",
+        msg.to_owned(),
+    )
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// `GET /play?sdkappid=&class_id=&expire_time=&sign=[&autoplay=1]`.
+pub async fn play(req: Request<Incoming>, ctx: &Ctx) -> Resp {
+    let q = query_map(&req);
+    let num = |k: &str| q.get(k).and_then(|v| v.parse::<i64>().ok());
+    let (Some(app), Some(class), Some(expire)) =
+        (num("sdkappid"), num("class_id"), num("expire_time"))
+    else {
+        return forbidden(
+            "this link is incomplete: sdkappid, class_id, expire_time and sign are needed",
+        );
+    };
+    let Some(cfg) = ctx.cfg.apps.get(&(app as u64)) else {
+        return forbidden("this link is not valid");
+    };
+    let given = q.get("sign").map(String::as_str).unwrap_or_default();
+    if !sign::same(given, &sign::play_sign(&cfg.tickey, app, class, expire)) {
+        return forbidden("this link is not valid");
+    }
+    if expire < now_ms() / 1000 {
+        return forbidden("this link has expired; ask your school for a new one");
+    }
+    let filter = RecordFilter {
+        sdkappid: app,
+        class_id: class,
+        limit: 500,
+        ..Default::default()
+    };
+    let recs = match ctx.db.records(&filter).await {
+        Ok((r, _)) => r,
+        Err(_) => {
+            return respond(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "text/plain; charset=utf-8",
+                "the recordings are unavailable right now; try again shortly",
+            )
+        }
+    };
+    let autoplay = q.get("autoplay").is_some_and(|v| v == "1");
+    let mut items = String::new();
+    for (i, r) in recs.iter().enumerate() {
+        let src = escape(&ctx.media_url_until(r, expire));
+        let auto = if autoplay && i == 0 {
+            " autoplay muted"
+        } else {
+            ""
+        };
+        items.push_str(&format!(
+            r#"<li><h2 data-start="{start}">Recording {n}</h2>
+<p class="meta">{mins} min · {user}</p>
+<video controls playsinline preload="metadata"{auto} src="{src}" data-state="idle" data-time="0"></video>
+<p><a href="{src}" download>Download MP4</a></p></li>
+"#,
+            start = r.start_time,
+            n = i + 1,
+            mins = (r.duration_ms + 30_000) / 60_000,
+            user = escape(&r.user_id),
+        ));
+    }
+    if recs.is_empty() {
+        items.push_str("<li><p>No recordings for this class yet.</p></li>");
+    }
+    let html = format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>Class {class} recordings</title>
+<style>
+body{{font-family:system-ui,sans-serif;margin:0 auto;max-width:960px;padding:1rem;background:#fafafa;color:#222}}
+ul{{list-style:none;padding:0}} li{{margin:0 0 2rem}} h2{{font-size:1.1rem;margin:.2rem 0}}
+video{{width:100%;max-height:70vh;background:#000;border-radius:6px}} .meta{{color:#666;margin:.2rem 0 .5rem}}
+</style></head>
+<body><h1>Class {class}</h1><ul>
+{items}</ul>
+<script>
+for (const h of document.querySelectorAll('h2[data-start]')) {{
+  const d = new Date(Number(h.dataset.start) * 1000);
+  h.textContent += ' — ' + d.toLocaleString();
+}}
+for (const v of document.querySelectorAll('video')) {{
+  for (const ev of ['playing', 'pause', 'ended', 'error', 'waiting'])
+    v.addEventListener(ev, () => {{ v.dataset.state = ev; }});
+  v.addEventListener('timeupdate', () => {{ v.dataset.time = v.currentTime.toFixed(2); }});
+}}
+</script></body></html>"#
+    );
+    let mut r = respond(StatusCode::OK, "text/html; charset=utf-8", html);
+    r.headers_mut().insert(
+        "cache-control",
+        hyper::header::HeaderValue::from_static("private, no-store"),
+    );
+    r
+}
+
+/// Parse a single `bytes=` range against `total`: (first, last) inclusive,
+/// `Err` if unsatisfiable, `Ok(None)` for no range.
+fn parse_range(h: Option<&str>, total: u64) -> Result<Option<(u64, u64)>, ()> {
+    let Some(spec) = h.and_then(|v| v.trim().strip_prefix("bytes=")) else {
+        return Ok(None);
+    };
+    if spec.contains(',') {
+        return Ok(None); // multiple ranges: send the whole file
+    }
+    let (a, b) = spec.split_once('-').ok_or(())?;
+    let (first, last) = match (a.trim(), b.trim()) {
+        ("", n) => {
+            let n: u64 = n.parse().map_err(|_| ())?;
+            (total.saturating_sub(n), total.saturating_sub(1))
+        }
+        (a, "") => (a.parse().map_err(|_| ())?, total.saturating_sub(1)),
+        (a, b) => (
+            a.parse().map_err(|_| ())?,
+            b.parse::<u64>()
+                .map_err(|_| ())?
+                .min(total.saturating_sub(1)),
+        ),
+    };
+    if total == 0 || first > last || first >= total {
+        return Err(());
+    }
+    Ok(Some((first, last)))
+}
+
+/// `GET|HEAD /media/<sdkappid>/<class_id>/<task_id>.mp4?expire_time=&sign=`.
+pub async fn media(req: Request<Incoming>, ctx: &Ctx) -> Resp {
+    let path = req.uri().path().trim_start_matches("/media/").to_owned();
+    let parts: Vec<&str> = path.split('/').collect();
+    let parsed = match parts.as_slice() {
+        [a, c, t] => match (a.parse::<i64>(), c.parse::<i64>(), t.strip_suffix(".mp4")) {
+            (Ok(a), Ok(c), Some(t)) if sign::safe_id(t) => Some((a, c, t.to_owned())),
+            _ => None,
+        },
+        _ => None,
+    };
+    let Some((app, class, task)) = parsed else {
+        return respond(StatusCode::NOT_FOUND, "text/plain", "no such recording");
+    };
+    let q = query_map(&req);
+    let expire = q
+        .get("expire_time")
+        .and_then(|v| v.parse::<i64>().ok())
+        .unwrap_or(0);
+    let key = ctx.cfg.apps.get(&(app as u64)).map(|a| a.tickey.as_str());
+    let given = q.get("sign").map(String::as_str).unwrap_or_default();
+    match key {
+        Some(k) if sign::same(given, &sign::media_sign(k, app, class, &task, expire)) => {}
+        _ => return forbidden("this link is not valid"),
+    }
+    if expire < now_ms() / 1000 {
+        return forbidden("this link has expired");
+    }
+    let rec = match ctx.db.record(&format!("{app}/{class}/{task}")).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return respond(StatusCode::NOT_FOUND, "text/plain", "no such recording"),
+        Err(_) => return respond(StatusCode::SERVICE_UNAVAILABLE, "text/plain", "try again"),
+    };
+    let total = rec.video_size as u64;
+    let range = req.headers().get("range").and_then(|v| v.to_str().ok());
+    let (first, last, partial) = match parse_range(range, total) {
+        Ok(Some((a, b))) => (a, b, true),
+        Ok(None) => (0, total.saturating_sub(1), false),
+        Err(()) => {
+            let mut r = respond(StatusCode::RANGE_NOT_SATISFIABLE, "text/plain", "");
+            if let Ok(v) = format!("bytes */{total}").parse() {
+                r.headers_mut().insert("content-range", v);
+            }
+            return r;
+        }
+    };
+    let body = if req.method() == Method::HEAD {
+        crate::http::full(Vec::new())
+    } else {
+        match ctx
+            .storage
+            .read_range(&rec.video_key, first, Some(last))
+            .await
+        {
+            Ok(Some(r)) => stream_body(r.body),
+            Ok(None) => return respond(StatusCode::NOT_FOUND, "text/plain", "the file is gone"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read media");
+                return respond(StatusCode::BAD_GATEWAY, "text/plain", "storage unavailable");
+            }
+        }
+    };
+    let mut r = hyper::Response::new(body);
+    *r.status_mut() = if partial {
+        StatusCode::PARTIAL_CONTENT
+    } else {
+        StatusCode::OK
+    };
+    let h = r.headers_mut();
+    let mut set = |k: &'static str, v: String| {
+        if let Ok(v) = v.parse() {
+            h.insert(k, v);
+        }
+    };
+    set("content-type", "video/mp4".into());
+    set("accept-ranges", "bytes".into());
+    set("content-length", (last + 1 - first).to_string());
+    set("cache-control", "private, max-age=3600".into());
+    if partial {
+        set("content-range", format!("bytes {first}-{last}/{total}"));
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_range;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range(None, 100), Ok(None));
+        assert_eq!(parse_range(Some("bytes=0-"), 100), Ok(Some((0, 99))));
+        assert_eq!(parse_range(Some("bytes=10-19"), 100), Ok(Some((10, 19))));
+        assert_eq!(parse_range(Some("bytes=90-200"), 100), Ok(Some((90, 99))));
+        assert_eq!(parse_range(Some("bytes=-10"), 100), Ok(Some((90, 99))));
+        assert_eq!(parse_range(Some("bytes=100-"), 100), Err(()));
+        assert_eq!(parse_range(Some("bytes=5-2"), 100), Err(()));
+        assert_eq!(parse_range(Some("bytes=0-1,5-6"), 100), Ok(None));
+    }
+}

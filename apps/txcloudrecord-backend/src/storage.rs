@@ -1,0 +1,300 @@
+//! The bucket, through `aws-sdk-s3` (the same client whether it is AWS, a
+//! school's MinIO/Ceph/COS, or the embedded store): list finished tasks,
+//! download slices with their MD5 checked, upload the MP4, read ranges for
+//! playback, presign uploads for brokered clients.
+
+use std::path::Path;
+use std::time::Duration;
+
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::primitives::ByteStream;
+use base64::Engine;
+use md5::{Digest, Md5};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use txcr_slice_upload::{classify, S3Settings, S3Store, StoreError};
+
+use crate::error::Error;
+
+/// Parts of this size for MP4s above it.
+const PART: usize = 16 << 20;
+
+/// The bucket and the key prefix everything lives under.
+#[derive(Debug, Clone)]
+pub struct Storage {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+    prefix: String,
+}
+
+/// A byte range of an object being read.
+#[derive(Debug)]
+pub struct Ranged {
+    /// The bytes.
+    pub body: ByteStream,
+}
+
+impl Storage {
+    /// A client for these settings; keys go under `prefix`.
+    pub fn new(settings: S3Settings, prefix: String) -> Self {
+        let bucket = settings.bucket.clone();
+        let client = S3Store::new(settings).client().clone();
+        Self {
+            client,
+            bucket,
+            prefix,
+        }
+    }
+
+    /// The full key of `<sdkappid>/<class>/<task>/<leaf>`.
+    pub fn task_key(&self, sdkappid: i64, class_id: i64, task_id: &str, leaf: &str) -> String {
+        let base = format!("{sdkappid}/{class_id}/{task_id}/{leaf}");
+        if self.prefix.is_empty() {
+            base
+        } else {
+            format!("{}/{base}", self.prefix)
+        }
+    }
+
+    /// Every `manifest.json` key (a task whose slices are all stored).
+    pub async fn manifests(&self) -> Result<Vec<String>, Error> {
+        let mut out = Vec::new();
+        let mut token = None;
+        loop {
+            let mut req = self.client.list_objects_v2().bucket(&self.bucket);
+            if !self.prefix.is_empty() {
+                req = req.prefix(format!("{}/", self.prefix));
+            }
+            let page = req
+                .set_continuation_token(token)
+                .send()
+                .await
+                .map_err(classify)?;
+            out.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key())
+                    .filter(|k| k.ends_with("/manifest.json"))
+                    .map(str::to_owned),
+            );
+            token = page.next_continuation_token().map(str::to_owned);
+            if token.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// A small object, whole. `None` if it does not exist.
+    pub async fn get_small(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        let out = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(o) => o,
+            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e) => return Err(classify(e).into()),
+        };
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| StoreError::Transient(e.to_string()))?;
+        Ok(Some(bytes.to_vec()))
+    }
+
+    /// Stream an object into `path`; returns its size and MD5. `None` if it
+    /// does not exist.
+    pub async fn download(&self, key: &str, path: &Path) -> Result<Option<(u64, [u8; 16])>, Error> {
+        let out = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(o) => o,
+            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e) => return Err(classify(e).into()),
+        };
+        let mut file = tokio::fs::File::create(path)
+            .await
+            .map_err(Error::io(format!("creating {}", path.display())))?;
+        let mut body = out.body;
+        let (mut n, mut md5) = (0u64, Md5::new());
+        while let Some(chunk) = body
+            .try_next()
+            .await
+            .map_err(|e| StoreError::Transient(e.to_string()))?
+        {
+            md5.update(&chunk);
+            n += chunk.len() as u64;
+            file.write_all(&chunk)
+                .await
+                .map_err(Error::io(format!("writing {}", path.display())))?;
+        }
+        file.flush()
+            .await
+            .map_err(Error::io(format!("writing {}", path.display())))?;
+        Ok(Some((n, md5.finalize().into())))
+    }
+
+    /// Upload a local file (the MP4), in parts when large, each part's MD5
+    /// checked by the storage.
+    pub async fn upload(&self, key: &str, path: &Path, content_type: &str) -> Result<(), Error> {
+        let len = tokio::fs::metadata(path)
+            .await
+            .map_err(Error::io(format!("reading {}", path.display())))?
+            .len();
+        if len <= PART as u64 * 4 {
+            let bytes = tokio::fs::read(path)
+                .await
+                .map_err(Error::io(format!("reading {}", path.display())))?;
+            self.client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .content_type(content_type)
+                .content_md5(md5_b64(&bytes))
+                .body(ByteStream::from(bytes))
+                .send()
+                .await
+                .map_err(classify)?;
+            return Ok(());
+        }
+        let id = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .send()
+            .await
+            .map_err(classify)?
+            .upload_id()
+            .map(str::to_owned)
+            .ok_or_else(|| StoreError::Transient("no upload id".into()))?;
+        let result = self.upload_parts(key, &id, path).await;
+        if result.is_err() {
+            let _ = self
+                .client
+                .abort_multipart_upload()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(&id)
+                .send()
+                .await;
+        }
+        result
+    }
+
+    async fn upload_parts(&self, key: &str, id: &str, path: &Path) -> Result<(), Error> {
+        use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+        let mut file = tokio::fs::File::open(path)
+            .await
+            .map_err(Error::io(format!("reading {}", path.display())))?;
+        let mut parts = Vec::new();
+        for n in 1.. {
+            let mut buf = Vec::with_capacity(PART);
+            (&mut file)
+                .take(PART as u64)
+                .read_to_end(&mut buf)
+                .await
+                .map_err(Error::io(format!("reading {}", path.display())))?;
+            if buf.is_empty() {
+                break;
+            }
+            let etag = self
+                .client
+                .upload_part()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(id)
+                .part_number(n)
+                .content_md5(md5_b64(&buf))
+                .body(ByteStream::from(buf))
+                .send()
+                .await
+                .map_err(classify)?
+                .e_tag()
+                .unwrap_or_default()
+                .to_owned();
+            parts.push(CompletedPart::builder().part_number(n).e_tag(etag).build());
+        }
+        self.client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    /// Read `start..=end` (or to the end) of an object. `None` if it does not exist.
+    pub async fn read_range(
+        &self,
+        key: &str,
+        start: u64,
+        end: Option<u64>,
+    ) -> Result<Option<Ranged>, Error> {
+        let range = match end {
+            Some(e) => format!("bytes={start}-{e}"),
+            None => format!("bytes={start}-"),
+        };
+        let out = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .range(range)
+            .send()
+            .await
+        {
+            Ok(o) => o,
+            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e) => return Err(classify(e).into()),
+        };
+        Ok(Some(Ranged { body: out.body }))
+    }
+
+    /// A URL that lets its holder PUT one object for `ttl`.
+    pub async fn presign_put(&self, key: &str, ttl: Duration) -> Result<String, Error> {
+        let cfg =
+            PresigningConfig::expires_in(ttl).map_err(|e| StoreError::Permanent(e.to_string()))?;
+        let req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(cfg)
+            .await
+            .map_err(classify)?;
+        Ok(req.uri().to_owned())
+    }
+}
+
+fn md5_b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(Md5::digest(bytes))
+}
+
+fn is_not_found<E: aws_sdk_s3::error::ProvideErrorMetadata>(
+    e: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> bool {
+    match e {
+        aws_sdk_s3::error::SdkError::ServiceError(se) => {
+            matches!(se.err().code(), Some("NoSuchKey" | "NotFound"))
+                || se.raw().status().as_u16() == 404
+        }
+        _ => false,
+    }
+}

@@ -1,0 +1,300 @@
+//! The whole path: the local service records a class and uploads its slices
+//! to a real S3-compatible server; the backend splices them into one MP4,
+//! calls the school's webhook (which fails at first), answers the signed query
+//! API and serves the recording to a playback page.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests
+
+mod util;
+
+use std::process::Command;
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use sha2::Sha256;
+use util::backend::{now, Backend, Receiver, TICKEY};
+use util::s3::S3;
+use util::*;
+
+fn env_refs(env: &[(String, String)]) -> Vec<(&str, &str)> {
+    env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+fn hmac_hex(key: &str, msg: &str) -> String {
+    let mut m = Hmac::<Sha256>::new_from_slice(key.as_bytes()).unwrap();
+    m.update(msg.as_bytes());
+    m.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Record `secs` seconds of class `class` with 2 s slices; returns the task id.
+fn record_class(svc: &Svc, class: u64, secs: u64) -> String {
+    svc.init("teacher1");
+    let r = svc.cmd(
+        "StartRecord",
+        &format!(r#"{{"Wnd":1,"Width":320,"Height":240,"SliceTime":2,"ClassId":{class},"DstPath":"c{class}.flv"}}"#),
+    );
+    assert_eq!(r, json!({}));
+    sleep(Duration::from_millis(secs * 1000));
+    svc.cmd("StopRecord", "");
+    svc.state()["Record"]["TaskId"].as_str().unwrap().to_owned()
+}
+
+fn path_of(url: &str) -> String {
+    let rest = url.split_once("://").unwrap().1;
+    rest[rest.find('/').unwrap()..].to_owned()
+}
+
+#[test]
+fn a_class_becomes_one_mp4_a_callback_a_query_result_and_a_playable_page() {
+    let s3 = S3::start();
+    let receiver = Receiver::start(2);
+    let backend = Backend::start(&s3, "school", &[]);
+
+    // Registering needs the admin's UserSig.
+    let teacher_sig = txcr_auth::gen_user_sig(APP, KEY, "teacher1", 3600, now());
+    let refused = backend.post(
+        &format!("/v4/ilvb_edu/local_record?sdkappid={APP}&identifier=teacher1&usersig={teacher_sig}&random=1&contenttype=json"),
+        &format!(r#"{{"Action":"RegisteredCallback","CallbackUrl":"{}"}}"#, receiver.url()),
+    );
+    assert_eq!(
+        refused.json()["Response"]["Error"]["Code"],
+        "AuthFailure",
+        "{}",
+        refused.body
+    );
+    let ok = backend.register_callback(&receiver.url());
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert!(
+        ok.json()["Response"]["RequestId"].is_string(),
+        "{}",
+        ok.body
+    );
+
+    let env = s3.env("school");
+    let svc = Svc::start_env(&[], &env_refs(&env));
+    let task = record_class(&svc, 1001, 5);
+    let stopped = Instant::now();
+
+    // The callback arrives after two refused deliveries, once, signed.
+    let deliveries = receiver.wait_success(Duration::from_secs(90));
+    let ok: Vec<_> = deliveries.iter().filter(|d| d.answered == 200).collect();
+    assert_eq!(ok.len(), 1, "{deliveries:?}");
+    eprintln!(
+        "StopRecord -> callback received: {:.2} s",
+        stopped.elapsed().as_secs_f64()
+    );
+    assert_eq!(deliveries.len(), 3, "two failures, then success");
+    let d = ok[0];
+    let ts = d.header("X-TXCR-Timestamp").unwrap();
+    assert_eq!(
+        d.header("X-TXCR-Signature").unwrap(),
+        hmac_hex(KEY, &format!("{ts}.{}", d.body)),
+        "webhook signature"
+    );
+    let cb: Value = serde_json::from_str(&d.body).unwrap();
+    assert_eq!(cb["SdkAppId"], APP);
+    assert_eq!(cb["RoomId"], 1001);
+    assert_eq!(cb["UserId"], "teacher1");
+    assert_eq!(cb["TaskId"], task.as_str());
+    assert_eq!(cb["VideoOutputType"], "mp4");
+    let start = cb["StartTime"].as_u64().unwrap();
+    assert!(start.abs_diff(now()) < 120, "{cb}");
+    assert!(cb["SplicTime"].as_u64().unwrap() >= start);
+    assert!(cb["VideoOutputId"].as_str().unwrap().contains(&task));
+    let size = cb["VideoOutputSize"].as_u64().unwrap();
+    let dur_ms = cb["VideoOutputDuration"].as_u64().unwrap();
+    assert!((4500..6500).contains(&dur_ms), "{cb}");
+
+    // The URL plays: the whole file, stored beside the slices.
+    let url = cb["VideoOutputUrl"].as_str().unwrap();
+    let (status, _, mp4) = raw_bytes(backend.port, "GET", &path_of(url), &[("Host", "x")], b"");
+    assert_eq!(status, 200);
+    assert_eq!(mp4.len() as u64, size);
+    let key = format!("school/{APP}/1001/{task}/record.mp4");
+    assert_eq!(s3.get(&key), mp4, "the MP4 is stored in the bucket");
+    let file = svc.dir.path().join("out.mp4");
+    std::fs::write(&file, &mp4).unwrap();
+    let (codec, w, h) = probe_stream(&file);
+    assert_eq!((codec.as_str(), w, h), ("h264", 320, 240));
+    assert_eq!(decode_errors(&file), "", "the MP4 decodes cleanly");
+    let probed = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration:stream=codec_name",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&probed.stdout);
+    assert!(text.contains("aac"), "{text}");
+    let secs: f64 = text.lines().last().unwrap().trim().parse().unwrap();
+    assert!(
+        (secs * 1000.0 - dur_ms as f64).abs() < 100.0,
+        "{secs} vs {dur_ms}"
+    );
+
+    // Range requests, and links that are not ours.
+    let p = path_of(url);
+    let (status, head, part) = raw_bytes(
+        backend.port,
+        "GET",
+        &p,
+        &[("Host", "x"), ("Range", "bytes=100-199")],
+        b"",
+    );
+    assert_eq!(status, 206);
+    assert_eq!(part, mp4[100..200]);
+    assert!(head
+        .to_ascii_lowercase()
+        .contains(&format!("content-range: bytes 100-199/{size}")));
+    let tampered = p.replace("sign=", "sign=0");
+    assert_eq!(backend.request("GET", &tampered, &[], "").status, 403);
+
+    // The signed query API.
+    let q = backend.query(r#"{"class_id":1001}"#);
+    assert_eq!(q["error_code"], 0, "{q}");
+    assert_eq!(q["total"], 1);
+    assert_eq!(q["finish"], true);
+    let item = &q["record_info_list"][0];
+    for k in [
+        "RoomId",
+        "UserId",
+        "TaskId",
+        "StartTime",
+        "SplicTime",
+        "VideoOutputType",
+        "VideoOutputId",
+        "VideoOutputSize",
+        "VideoOutputDuration",
+    ] {
+        assert_eq!(item[k], cb[k], "{k}");
+    }
+    assert!(item.get("SdkAppId").is_none());
+    assert_eq!(
+        backend.query(r#"{"class_id":1001,"user_id":"nobody"}"#)["total"],
+        0
+    );
+    assert_eq!(
+        backend.query(&format!(r#"{{"class_id":1001,"task_id":"{task}"}}"#))["total"],
+        1
+    );
+    let page2 = backend.query(r#"{"class_id":1001,"Index":1,"size":1}"#);
+    assert_eq!(page2["record_info_list"], json!([]));
+    assert_eq!(page2["finish"], true);
+    assert_eq!(backend.query(r#"{"user_id":"x"}"#)["error_code"], 10001);
+    let expire = now() + 60;
+    let bad = backend.post(
+        &format!(
+            "/paas/v1/localrecord/query?sdkappid={APP}&sign=00{}&expire_time={expire}&random=1",
+            &txcr_auth::query_sign(TICKEY, expire)[2..]
+        ),
+        r#"{"class_id":1001}"#,
+    );
+    assert_eq!(bad.json()["error_code"], 10003);
+    let old = now() - 10;
+    let expired = backend.post(
+        &format!(
+            "/paas/v1/localrecord/query?sdkappid={APP}&sign={}&expire_time={old}&random=1",
+            txcr_auth::query_sign(TICKEY, old)
+        ),
+        r#"{"class_id":1001}"#,
+    );
+    assert_eq!(expired.json()["error_code"], 10004);
+
+    // The playback page, by signed link only.
+    let expire = now() + 600;
+    let sign = hmac_hex(TICKEY, &format!("play\n{APP}\n1001\n{expire}"));
+    let page = backend.request(
+        "GET",
+        &format!("/play?sdkappid={APP}&class_id=1001&expire_time={expire}&sign={sign}"),
+        &[],
+        "",
+    );
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("<video"), "{}", page.body);
+    let wrong = backend.request(
+        "GET",
+        &format!("/play?sdkappid={APP}&class_id=1002&expire_time={expire}&sign={sign}"),
+        &[],
+        "",
+    );
+    assert_eq!(wrong.status, 403);
+    let played = chromium_plays(&format!(
+        "http://127.0.0.1:{}/play?sdkappid={APP}&class_id=1001&expire_time={expire}&sign={sign}&autoplay=1",
+        backend.port
+    ));
+    assert!(
+        played.0 == "playing" || played.0 == "ended",
+        "video state {played:?}"
+    );
+    assert!(played.1 > 0.0, "currentTime advanced: {played:?}");
+
+    // No second delivery turns up later.
+    sleep(Duration::from_secs(2));
+    assert_eq!(
+        receiver
+            .deliveries()
+            .iter()
+            .filter(|d| d.answered == 200)
+            .count(),
+        1
+    );
+
+    // Health and metrics.
+    assert_eq!(backend.request("GET", "/healthz", &[], "").status, 200);
+    let m = backend.request("GET", "/metrics", &[], "").body;
+    assert!(
+        m.contains("txcr_splice_jobs_total{result=\"done\"} 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains("txcr_callbacks_total{result=\"retry\"} 2"),
+        "{m}"
+    );
+}
+
+/// Open the page in headless Chromium; the first video's (state, currentTime).
+fn chromium_plays(url: &str) -> (String, f64) {
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--autoplay-policy=no-user-gesture-required",
+            "--virtual-time-budget=8000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("--dump-dom")
+        .arg(url)
+        .output()
+        .expect("chromium is installed (cargo xtask setup)");
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let video = dom
+        .split("<video")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no video in {dom}"));
+    let attr = |name: &str| {
+        video
+            .split(&format!("{name}=\""))
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    (attr("data-state"), attr("data-time").parse().unwrap_or(0.0))
+}

@@ -1,0 +1,229 @@
+//! The real `txcloudrecord-backend` in its own process, and a webhook
+//! receiver that records what it is sent.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::s3::S3;
+use super::{raw, read_port, Reply, APP, KEY};
+
+pub const TICKEY: &str = "DzXpbluRsmo1JkoFxzKMNg5ifrA4GRlU";
+
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// A running backend; killed (if still running) when dropped.
+pub struct Backend {
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
+    child: Child,
+}
+
+impl Backend {
+    /// Against `s3` with `prefix`, plus `env`.
+    pub fn start(s3: &S3, prefix: &str, env: &[(&str, &str)]) -> Self {
+        Self::start_in(tempfile::tempdir().unwrap(), s3, prefix, env)
+    }
+
+    /// With its data in `dir` (a restart after [`Backend::kill9`]).
+    pub fn start_in(dir: tempfile::TempDir, s3: &S3, prefix: &str, env: &[(&str, &str)]) -> Self {
+        let mut all = s3.env(prefix);
+        all.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let child = spawn(dir.path(), &all);
+        let mut b = Backend {
+            port: 0,
+            dir,
+            env: all,
+            child,
+        };
+        b.port = read_port(&mut b.child);
+        b
+    }
+
+    /// SIGKILL; hands the data directory back.
+    pub fn kill9(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap())
+    }
+
+    /// SIGTERM, and wait for the exit (within `within`).
+    pub fn terminate(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let t0 = Instant::now();
+        while t0.elapsed() < within {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
+    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+        let host = format!("127.0.0.1:{}", self.port);
+        let mut all = vec![("Host", host.as_str())];
+        all.extend_from_slice(headers);
+        raw(self.port, method, path, &all, body.as_bytes())
+    }
+
+    pub fn post(&self, path: &str, body: &str) -> Reply {
+        self.request("POST", path, &[("Content-Type", "application/json")], body)
+    }
+
+    /// Register `url` as the app's callback with the admin's UserSig.
+    pub fn register_callback(&self, url: &str) -> Reply {
+        let sig = txcr_auth::gen_user_sig(APP, KEY, "administrator", 86400, now());
+        self.post(
+            &format!("/v4/ilvb_edu/local_record?sdkappid={APP}&identifier=administrator&usersig={sig}&random=7&contenttype=json"),
+            &format!(r#"{{"Action":"RegisteredCallback","CallbackUrl":"{url}"}}"#),
+        )
+    }
+
+    /// The query API with a valid signature.
+    pub fn query(&self, body: &str) -> Value {
+        let expire = now() + 300;
+        let sign = txcr_auth::query_sign(TICKEY, expire);
+        self.post(
+            &format!("/paas/v1/localrecord/query?sdkappid={APP}&sign={sign}&expire_time={expire}&random=3"),
+            body,
+        )
+        .json()
+    }
+}
+
+fn spawn(dir: &std::path::Path, env: &[(String, String)]) -> Child {
+    Command::new(super::workspace_bin(
+        "txcloudrecord-backend",
+        "txcloudrecord-backend",
+    ))
+    .arg("--data-dir")
+    .arg(dir)
+    .args(["--listen", "127.0.0.1:0"])
+    .env("TXCR_SDKAPPID", APP.to_string())
+    .env("TXCR_SECRET_KEY", KEY)
+    .env("TXCR_TICKEY", TICKEY)
+    .env("TXCR_WATCH_INTERVAL", "0.3")
+    .env("TXCR_LOG", "warn")
+    .env_remove("DATABASE_URL")
+    .env_remove("TXCR_CONFIG")
+    .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    .stdout(Stdio::piped())
+    .stderr(Stdio::inherit())
+    .spawn()
+    .unwrap()
+}
+
+/// One webhook delivery as received.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub head: String,
+    pub body: String,
+    pub answered: u16,
+}
+
+impl Delivery {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_owned())
+        })
+    }
+}
+
+/// A webhook receiver on 127.0.0.1 that fails its first `fail_first`
+/// deliveries with 503, then answers 200. Stops with the test process.
+pub struct Receiver {
+    pub port: u16,
+    pub got: Arc<Mutex<Vec<Delivery>>>,
+}
+
+impl Receiver {
+    pub fn start(fail_first: usize) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let got: Arc<Mutex<Vec<Delivery>>> = Arc::default();
+        let seen = Arc::new(AtomicUsize::new(0));
+        let got2 = got.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut s) = conn else { continue };
+                let mut r = BufReader::new(s.try_clone().unwrap());
+                let mut head = String::new();
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    head.push_str(&line);
+                }
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("content-length")
+                            .then(|| v.trim().parse().ok())?
+                    })
+                    .unwrap_or(0);
+                let mut body = vec![0; len];
+                let _ = r.read_exact(&mut body);
+                let n = seen.fetch_add(1, Ordering::SeqCst);
+                let status = if n < fail_first { 503 } else { 200 };
+                got2.lock().unwrap().push(Delivery {
+                    head,
+                    body: String::from_utf8_lossy(&body).into_owned(),
+                    answered: status,
+                });
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+            }
+        });
+        Receiver { port, got }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/hook", self.port)
+    }
+
+    /// Deliveries so far.
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.got.lock().unwrap().clone()
+    }
+
+    /// Wait until one delivery was answered 200; all deliveries so far.
+    pub fn wait_success(&self, within: Duration) -> Vec<Delivery> {
+        let t0 = Instant::now();
+        loop {
+            let d = self.deliveries();
+            if d.iter().any(|d| d.answered == 200) || t0.elapsed() > within {
+                return d;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
