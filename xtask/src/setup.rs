@@ -20,6 +20,14 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ),
     ("pulseaudio-utils", "pactl, to drive that server in tests"),
     ("libasound2-plugins", "ALSA to PulseAudio bridge"),
+    (
+        "chromium",
+        "tests play the backend's playback page in a headless browser",
+    ),
+    (
+        "postgresql",
+        "tests run two backends against one PostgreSQL",
+    ),
 ];
 
 fn installed(pkg: &str) -> bool {

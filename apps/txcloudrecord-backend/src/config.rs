@@ -123,6 +123,9 @@ pub struct Config {
     pub media_link_ttl: Duration,
     pub shutdown_grace: Duration,
     pub job_lease: Duration,
+    /// Fault tests only: hold each splice job this long after fetching its
+    /// slices (`TXCR_TEST_SPLICE_HOLD_MS`), so a test can kill the backend mid-job.
+    pub splice_hold: Duration,
     pub storage: Storage,
     pub keys: AppKeys,
     pub apps: BTreeMap<u64, App>,
@@ -236,7 +239,17 @@ impl Config {
                 file.callback_retry_hours.unwrap_or(72.0).max(0.0) * 3600.0,
             ),
             media_link_ttl: Duration::from_secs(file.media_link_days.unwrap_or(365) * 86_400),
-            shutdown_grace: Duration::from_secs(file.shutdown_grace_secs.unwrap_or(30)),
+            shutdown_grace: Duration::from_secs(
+                env("TXCR_SHUTDOWN_GRACE_SECS")
+                    .and_then(|v| v.parse().ok())
+                    .or(file.shutdown_grace_secs)
+                    .unwrap_or(30),
+            ),
+            splice_hold: Duration::from_millis(
+                env("TXCR_TEST_SPLICE_HOLD_MS")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0),
+            ),
             job_lease: Duration::from_secs_f64(
                 env("TXCR_JOB_LEASE_SECS")
                     .and_then(|v| v.parse().ok())

@@ -303,6 +303,9 @@ async fn splice_in(
         }
         files.push(path);
     }
+    if !ctx.cfg.splice_hold.is_zero() {
+        tokio::time::sleep(ctx.cfg.splice_hold).await;
+    }
     let out = work.join("record.mp4");
     let report = {
         let (files, out) = (files.clone(), out.clone());

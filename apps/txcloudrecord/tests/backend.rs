@@ -298,3 +298,58 @@ fn chromium_plays(url: &str) -> (String, f64) {
     };
     (attr("data-state"), attr("data-time").parse().unwrap_or(0.0))
 }
+
+#[test]
+fn a_splice_survives_sigterm_and_sigkill_of_the_backend_and_the_callback_waits_for_its_receiver() {
+    let s3 = S3::start();
+    // Nothing listens on the callback port until late in the test.
+    let hook_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let hold = [
+        ("TXCR_TEST_SPLICE_HOLD_MS", "60000"),
+        ("TXCR_JOB_LEASE_SECS", "2"),
+        ("TXCR_SHUTDOWN_GRACE_SECS", "1"),
+    ];
+    let mut a = Backend::start(&s3, "school", &hold);
+    let reg = a.register_callback(&format!("http://127.0.0.1:{hook_port}/hook"));
+    assert_eq!(reg.status, 200, "{}", reg.body);
+
+    let env = s3.env("school");
+    let svc = Svc::start_env(&[], &env_refs(&env));
+    let task = record_class(&svc, 2002, 3);
+
+    // SIGTERM mid-splice: the job is released within the grace time.
+    a.wait_task(2002, &task, "running", Duration::from_secs(60));
+    let status = a.terminate(Duration::from_secs(15)).expect("backend stops");
+    assert!(status.success(), "{status:?}");
+    let dir = a.kill9();
+
+    // The next instance takes it up at once; SIGKILL it mid-splice.
+    let b = Backend::start_in(dir, &s3, "school", &hold);
+    b.wait_task(2002, &task, "running", Duration::from_secs(30));
+    let dir = b.kill9();
+
+    // The third finishes it once its predecessor's lease runs out.
+    let c = Backend::start_in(dir, &s3, "school", &[("TXCR_JOB_LEASE_SECS", "2")]);
+    c.wait_task(2002, &task, "done", Duration::from_secs(60));
+    let q = c.query(r#"{"class_id":2002}"#);
+    assert_eq!(q["total"], 1, "{q}");
+
+    // The receiver comes up late; the callback arrives, once.
+    sleep(Duration::from_secs(2));
+    let receiver = Receiver::start_on(hook_port, 0);
+    let got = receiver.wait_success(Duration::from_secs(60));
+    assert_eq!(got.len(), 1, "{got:?}");
+    let cb: Value = serde_json::from_str(&got[0].body).unwrap();
+    assert_eq!(cb["TaskId"], task.as_str());
+    sleep(Duration::from_secs(2));
+    assert_eq!(receiver.deliveries().len(), 1);
+    let m = c.request("GET", "/metrics", &[], "").body;
+    assert!(
+        m.contains("txcr_splice_jobs_total{result=\"done\"} 1"),
+        "{m}"
+    );
+}

@@ -96,13 +96,41 @@ impl Backend {
 
     /// The query API with a valid signature.
     pub fn query(&self, body: &str) -> Value {
+        self.signed("query", body)
+    }
+
+    /// A signed `/paas/v1/localrecord/<what>` call.
+    pub fn signed(&self, what: &str, body: &str) -> Value {
         let expire = now() + 300;
         let sign = txcr_auth::query_sign(TICKEY, expire);
         self.post(
-            &format!("/paas/v1/localrecord/query?sdkappid={APP}&sign={sign}&expire_time={expire}&random=3"),
+            &format!("/paas/v1/localrecord/{what}?sdkappid={APP}&sign={sign}&expire_time={expire}&random=3"),
             body,
         )
         .json()
+    }
+
+    /// The splice state of a task of `class` (None until it is known).
+    pub fn task_state(&self, class: u64, task: &str) -> Option<String> {
+        let r = self.signed("tasks", &format!(r#"{{"class_id":{class}}}"#));
+        r["task_list"]
+            .as_array()?
+            .iter()
+            .find(|t| t["TaskId"] == task)
+            .and_then(|t| t["State"].as_str().map(str::to_owned))
+    }
+
+    /// Wait until the task is in `state`.
+    pub fn wait_task(&self, class: u64, task: &str, state: &str, within: Duration) {
+        let t0 = Instant::now();
+        loop {
+            let s = self.task_state(class, task);
+            if s.as_deref() == Some(state) {
+                return;
+            }
+            assert!(t0.elapsed() < within, "task {task} is {s:?}, not {state}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 }
 
@@ -156,7 +184,12 @@ pub struct Receiver {
 
 impl Receiver {
     pub fn start(fail_first: usize) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Self::start_on(0, fail_first)
+    }
+
+    /// On a given port (0: any).
+    pub fn start_on(port: u16, fail_first: usize) -> Self {
+        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
         let port = listener.local_addr().unwrap().port();
         let got: Arc<Mutex<Vec<Delivery>>> = Arc::default();
         let seen = Arc::new(AtomicUsize::new(0));
