@@ -353,3 +353,91 @@ fn a_splice_survives_sigterm_and_sigkill_of_the_backend_and_the_callback_waits_f
         "{m}"
     );
 }
+
+/// The `done` count in a backend's metrics.
+fn jobs_done(b: &Backend) -> u64 {
+    let m = b.request("GET", "/metrics", &[], "").body;
+    m.lines()
+        .find_map(|l| l.strip_prefix("txcr_splice_jobs_total{result=\"done\"} "))
+        .map_or(0, |n| n.trim().parse().unwrap())
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn two_backends_on_postgresql_share_a_batch_and_splice_each_task_once() {
+    let pg = util::pg::Postgres::start();
+    let s3 = S3::start();
+    let receiver = Receiver::start(0);
+    let env = s3.env("school");
+    let svc = Svc::start_env(&[], &env_refs(&env));
+    let task = record_class(&svc, 3003, 3);
+    // Wait for the upload, then make five more tasks of the same slices.
+    let prefix = format!("school/{APP}/3003/{task}/");
+    let t0 = Instant::now();
+    while !s3
+        .list(&prefix)
+        .iter()
+        .any(|k| k.ends_with("manifest.json"))
+    {
+        assert!(t0.elapsed() < Duration::from_secs(30), "upload");
+        sleep(Duration::from_millis(100));
+    }
+    let manifest: Value =
+        serde_json::from_slice(&s3.get(&format!("{prefix}manifest.json"))).unwrap();
+    let mut tasks = vec![task.clone()];
+    for n in 1..=5 {
+        let id = format!("{task}-copy{n}");
+        let mut m = manifest.clone();
+        m["TaskId"] = json!(id);
+        for s in m["Slices"].as_array_mut().unwrap() {
+            let old = s["Key"].as_str().unwrap().to_owned();
+            let new = old.replace(&task, &id);
+            s3.put(&new, s3.get(&old));
+            s["Key"] = json!(new);
+        }
+        s3.put(
+            &format!("school/{APP}/3003/{id}/manifest.json"),
+            m.to_string().into_bytes(),
+        );
+        tasks.push(id);
+    }
+
+    let common = [
+        ("DATABASE_URL", pg.url.as_str()),
+        ("TXCR_TEST_SPLICE_HOLD_MS", "400"),
+    ];
+    let x = Backend::start(&s3, "school", &common);
+    let y = Backend::start(&s3, "school", &common);
+    assert_eq!(x.register_callback(&receiver.url()).status, 200);
+
+    let t0 = Instant::now();
+    loop {
+        let q = x.query(r#"{"class_id":3003,"size":100}"#);
+        if q["total"] == 6 {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(90), "{q}");
+        sleep(Duration::from_millis(200));
+    }
+    let t0 = Instant::now();
+    while receiver.deliveries().len() < 6 && t0.elapsed() < Duration::from_secs(30) {
+        sleep(Duration::from_millis(100));
+    }
+    sleep(Duration::from_secs(1));
+    let mut got: Vec<String> = receiver
+        .deliveries()
+        .iter()
+        .map(|d| {
+            serde_json::from_str::<Value>(&d.body).unwrap()["TaskId"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    got.sort();
+    tasks.sort();
+    assert_eq!(got, tasks, "one callback per task, none twice");
+    let (dx, dy) = (jobs_done(&x), jobs_done(&y));
+    assert_eq!(dx + dy, 6, "each task spliced once ({dx} + {dy})");
+    assert!(dx > 0 && dy > 0, "both instances worked ({dx} + {dy})");
+}

@@ -4,6 +4,8 @@
 
 pub mod backend;
 #[cfg(target_os = "linux")]
+pub mod pg;
+#[cfg(target_os = "linux")]
 pub mod pulse;
 pub mod s3;
 #[cfg(target_os = "linux")]

@@ -146,3 +146,22 @@ impl Drop for S3 {
         let _ = self.child.wait();
     }
 }
+
+impl S3 {
+    pub fn put(&self, key: &str, bytes: Vec<u8>) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            self.client()
+                .put_object()
+                .bucket(BUCKET)
+                .key(key)
+                .body(bytes.into())
+                .send()
+                .await
+                .unwrap();
+        });
+    }
+}
