@@ -33,7 +33,6 @@ pub struct Manifest {
 #[serde(rename_all = "PascalCase")]
 pub struct ManifestSlice {
     pub seq: u32,
-    pub key: String,
     pub bytes: u64,
     pub md5: String,
 }
@@ -285,12 +284,15 @@ async fn splice_in(
                 s.seq
             )));
         }
-        let path = work.join(format!("{:04}.flv", s.seq));
-        let (n, md5) = ctx.storage.download(&s.key, &path).await?.ok_or_else(|| {
-            Error::Broken(format!(
-                "slice {} ({}) is missing from storage",
-                s.seq, s.key
-            ))
+        // Keys follow the layout, under this backend's prefix (a brokered
+        // client does not know it), never a key the manifest names.
+        let leaf = format!("{:04}.flv", s.seq);
+        let key = ctx
+            .storage
+            .task_key(task.sdkappid, task.class_id, &task.task_id, &leaf);
+        let path = work.join(&leaf);
+        let (n, md5) = ctx.storage.download(&key, &path).await?.ok_or_else(|| {
+            Error::Broken(format!("slice {} ({key}) is missing from storage", s.seq))
         })?;
         if n != s.bytes || !hex::encode(md5).eq_ignore_ascii_case(&s.md5) {
             return Err(Error::Broken(format!(

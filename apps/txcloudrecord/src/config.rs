@@ -83,13 +83,23 @@ struct FileUpload {
     workers: Option<usize>,
     delete_after_upload: Option<bool>,
     keep_uploaded_secs: Option<u64>,
+    backend_url: Option<String>,
 }
 
-/// Direct upload to an S3-compatible bucket.
+/// Where slices go.
+#[derive(Debug, Clone)]
+pub enum UploadTarget {
+    /// Straight to the school's bucket, with keys in this config.
+    Direct(S3Settings),
+    /// Through URLs the backend at this address presigns (`TXCR_BACKEND_URL`).
+    Brokered(String),
+}
+
+/// Upload settings.
 #[derive(Debug, Clone)]
 pub struct UploadSettings {
-    /// The bucket and how to reach it.
-    pub s3: S3Settings,
+    /// The bucket (or the broker) and how to reach it.
+    pub target: UploadTarget,
     /// Queue behaviour.
     pub queue: UploadConfig,
 }
@@ -98,25 +108,11 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-fn upload_settings(f: FileUpload) -> anyhow::Result<Option<UploadSettings>> {
-    let Some(bucket) = env("TXCR_S3_BUCKET").or(f.bucket) else {
-        return Ok(None);
-    };
-    let endpoint = env("AWS_ENDPOINT_URL").or(f.endpoint);
-    let path_style = env("TXCR_S3_PATH_STYLE")
-        .map(|v| !matches!(v.to_ascii_lowercase().as_str(), "false" | "0" | "no"))
-        .or(f.path_style)
-        .unwrap_or(endpoint.is_some());
-    let access_key = env("AWS_ACCESS_KEY_ID")
-        .or(f.access_key)
-        .context("TXCR_S3_BUCKET is set but AWS_ACCESS_KEY_ID is not")?;
-    let secret_key = env("AWS_SECRET_ACCESS_KEY")
-        .or(f.secret_key)
-        .context("TXCR_S3_BUCKET is set but AWS_SECRET_ACCESS_KEY is not")?;
+fn queue_settings(f: &FileUpload) -> UploadConfig {
     let defaults = UploadConfig::default();
-    let queue = UploadConfig {
+    UploadConfig {
         prefix: env("TXCR_S3_PREFIX")
-            .or(f.prefix)
+            .or(f.prefix.clone())
             .unwrap_or_default()
             .trim_matches('/')
             .to_owned(),
@@ -130,19 +126,52 @@ fn upload_settings(f: FileUpload) -> anyhow::Result<Option<UploadSettings>> {
             .keep_uploaded_secs
             .map_or(defaults.keep_uploaded, std::time::Duration::from_secs),
         ..defaults
+    }
+}
+
+fn upload_settings(f: FileUpload) -> anyhow::Result<Option<UploadSettings>> {
+    if let Some(url) = env("TXCR_BACKEND_URL").or(f.backend_url.clone()) {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            anyhow::bail!("TXCR_BACKEND_URL must be an http:// or https:// URL");
+        }
+        // The backend owns the bucket layout (its prefix) and presigns single
+        // PUTs, which take objects up to 5 GB.
+        let queue = UploadConfig {
+            prefix: String::new(),
+            multipart_threshold: 5 << 30,
+            ..queue_settings(&f)
+        };
+        return Ok(Some(UploadSettings {
+            target: UploadTarget::Brokered(url),
+            queue,
+        }));
+    }
+    let Some(bucket) = env("TXCR_S3_BUCKET").or(f.bucket.clone()) else {
+        return Ok(None);
     };
+    let endpoint = env("AWS_ENDPOINT_URL").or(f.endpoint.clone());
+    let path_style = env("TXCR_S3_PATH_STYLE")
+        .map(|v| !matches!(v.to_ascii_lowercase().as_str(), "false" | "0" | "no"))
+        .or(f.path_style)
+        .unwrap_or(endpoint.is_some());
+    let access_key = env("AWS_ACCESS_KEY_ID")
+        .or(f.access_key.clone())
+        .context("TXCR_S3_BUCKET is set but AWS_ACCESS_KEY_ID is not")?;
+    let secret_key = env("AWS_SECRET_ACCESS_KEY")
+        .or(f.secret_key.clone())
+        .context("TXCR_S3_BUCKET is set but AWS_SECRET_ACCESS_KEY is not")?;
     Ok(Some(UploadSettings {
-        s3: S3Settings {
+        target: UploadTarget::Direct(S3Settings {
             endpoint,
             region: env("AWS_REGION")
-                .or(f.region)
+                .or(f.region.clone())
                 .unwrap_or_else(|| "us-east-1".into()),
             bucket,
             path_style,
             access_key,
             secret_key,
-        },
-        queue,
+        }),
+        queue: queue_settings(&f),
     }))
 }
 

@@ -122,20 +122,46 @@ fn serve(flags: &Flags) -> anyhow::Result<()> {
             "serving"
         );
         // Only the instance that owns the port touches the upload journal.
-        let uploads = match &cfg.upload {
-            Some(u) => Some(txcr_slice_upload::UploadQueue::start(
-                &cfg.data_dir.join("uploads"),
-                txcr_slice_upload::S3Store::new(u.s3.clone()),
-                u.queue.clone(),
-            )?),
-            None => None,
-        };
+        let (uploads, creds) = start_uploads(&cfg)?;
         let app = Arc::new(server::App {
             port,
             origins: cfg.origins.clone(),
-            service: service::Service::new(cfg, uploads),
+            service: service::Service::new(cfg, uploads, creds),
             exit: Notify::new(),
         });
         server::serve(listener, app).await
+    })
+}
+
+/// The upload queue for the configured target (and, when brokered, the
+/// UserSig store its uploads are authorised with).
+fn start_uploads(
+    cfg: &config::Config,
+) -> anyhow::Result<(
+    Option<txcr_slice_upload::UploadQueue>,
+    Option<txcr_slice_upload::BrokerCreds>,
+)> {
+    use txcr_slice_upload::{BrokerCreds, BrokeredStore, S3Store, UploadQueue};
+    let Some(u) = &cfg.upload else {
+        return Ok((None, None));
+    };
+    let dir = cfg.data_dir.join("uploads");
+    Ok(match &u.target {
+        config::UploadTarget::Direct(s3) => (
+            Some(UploadQueue::start(
+                &dir,
+                S3Store::new(s3.clone()),
+                u.queue.clone(),
+            )?),
+            None,
+        ),
+        config::UploadTarget::Brokered(url) => {
+            let creds = BrokerCreds::load(&cfg.data_dir.join("broker-credentials.json"));
+            let store = BrokeredStore::new(url, creds.clone())?;
+            (
+                Some(UploadQueue::start(&dir, store, u.queue.clone())?),
+                Some(creds),
+            )
+        }
     })
 }

@@ -12,7 +12,7 @@ use txcr_protocol::{
     ApiError, ErrorCode, Init, RecordView, Request, StartRecord, StateView, UploadView,
 };
 use txcr_recorder::{resolve_dst, Recording, RecordingSpec, SliceHook, Stats};
-use txcr_slice_upload::{TaskMeta, UploadQueue};
+use txcr_slice_upload::{BrokerCreds, TaskMeta, UploadQueue};
 use txcr_state::{Caller, Command, RecordState, Session};
 
 use crate::capture::Unavailable;
@@ -58,6 +58,8 @@ struct Inner {
 pub struct Service {
     cfg: Config,
     uploads: Option<UploadQueue>,
+    /// Brokered uploads: each user's UserSig, remembered at Init.
+    creds: Option<BrokerCreds>,
     inner: Mutex<Inner>,
 }
 
@@ -78,10 +80,11 @@ fn task_id(class_id: u64) -> String {
 
 impl Service {
     /// A service with these settings.
-    pub fn new(cfg: Config, uploads: Option<UploadQueue>) -> Self {
+    pub fn new(cfg: Config, uploads: Option<UploadQueue>, creds: Option<BrokerCreds>) -> Self {
         Self {
             cfg,
             uploads,
+            creds,
             inner: Mutex::new(Inner::default()),
         }
     }
@@ -170,6 +173,9 @@ impl Service {
             unix_now(),
         ) {
             Ok(v) => {
+                if let Some(c) = &self.creds {
+                    c.set(v.sdkappid, &v.identifier, &init.user_sig);
+                }
                 inner
                     .session
                     .auth_succeeded(caller.clone(), v.identifier, v.sdkappid);

@@ -441,3 +441,60 @@ fn two_backends_on_postgresql_share_a_batch_and_splice_each_task_once() {
     assert_eq!(dx + dy, 6, "each task spliced once ({dx} + {dy})");
     assert!(dx > 0 && dy > 0, "both instances worked ({dx} + {dy})");
 }
+
+#[test]
+fn brokered_uploads_need_no_bucket_keys_and_only_reach_the_callers_own_task() {
+    let s3 = S3::start();
+    // A long scan interval: the splice must start from the completion call.
+    let backend = Backend::start(&s3, "school", &[("TXCR_WATCH_INTERVAL", "600")]);
+    let url = format!("http://127.0.0.1:{}", backend.port);
+    let svc = Svc::start_env(&[], &[("TXCR_BACKEND_URL", url.as_str())]);
+    let task = record_class(&svc, 4004, 3);
+    let t0 = Instant::now();
+    loop {
+        let u = svc.state()["Upload"][0].clone();
+        if u["State"] == "uploaded" {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(30), "{u}");
+        sleep(Duration::from_millis(100));
+    }
+    let prefix = format!("school/{APP}/4004/{task}/");
+    let keys = s3.list(&prefix);
+    assert!(keys.contains(&format!("{prefix}0001.flv")), "{keys:?}");
+    assert!(keys.contains(&format!("{prefix}manifest.json")), "{keys:?}");
+    for (i, f) in slices(&svc.state()).iter().enumerate() {
+        assert_eq!(
+            s3.get(&format!("{prefix}{:04}.flv", i + 1)),
+            std::fs::read(f).unwrap()
+        );
+    }
+    backend.wait_task(4004, &task, "done", Duration::from_secs(20));
+    eprintln!(
+        "uploaded -> spliced (no scan): {:.2} s",
+        t0.elapsed().as_secs_f64()
+    );
+    assert!(s3.list(&prefix).contains(&format!("{prefix}record.mp4")));
+
+    // Another user, even with a valid UserSig, gets nothing for this task.
+    let other = txcr_auth::gen_user_sig(APP, KEY, "teacher2", 3600, now());
+    let presign = |user: &str, sig: &str, task: &str, obj: &str| {
+        backend.post(
+            "/v1/upload/presign",
+            &format!(r#"{{"SdkAppId":{APP},"UserId":"{user}","UserSig":"{sig}","ClassId":4004,"TaskId":"{task}","Objects":["{obj}"]}}"#),
+        )
+    };
+    let r = presign("teacher2", &other, &task, "0009.flv");
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = presign("teacher2", "not-a-sig", "t-new", "0001.flv");
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = presign("teacher2", &other, "t-new", "../../x.flv");
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = presign("teacher2", &other, "t-new", "0001.flv");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let u = r.json()["Response"]["Urls"]["0001.flv"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(u.contains("school/1400000000/4004/t-new/0001.flv"), "{u}");
+}

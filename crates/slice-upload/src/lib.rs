@@ -9,7 +9,9 @@
 //! recording when the process died gets its remaining slice files re-read, a
 //! torn tail truncated to the last complete FLV tag, and queued), the object
 //! layout, and the [`ObjectStore`] trait with its S3 implementation
-//! ([`S3Store`], `aws-sdk-s3`).
+//! ([`S3Store`], `aws-sdk-s3`: direct, with the school's keys) and its brokered
+//! one ([`BrokeredStore`]: presigned URLs from the backend, authorised by the
+//! teacher's UserSig, so the machine holds no bucket keys).
 //!
 //! Object layout (stable): `<prefix>/<SdkAppId>/<ClassId>/<TaskId>/<seq:04>.flv`
 //! for slices, and `<prefix>/<SdkAppId>/<ClassId>/<TaskId>/manifest.json`
@@ -27,10 +29,12 @@
 //! Does not own: recording (slices arrive through [`UploadQueue::add_slice`]),
 //! nor what `GetState` looks like (the app maps [`TaskStatus`]).
 
+mod broker;
 mod journal;
 mod queue;
 mod store;
 
+pub use broker::{BrokerCreds, BrokeredStore};
 pub use journal::{Journal, Multipart, SliceRecord, SliceState, TaskMeta, TaskRecord};
 pub use queue::{TaskStatus, UploadConfig, UploadQueue};
 pub use store::{classify, ObjectStore, S3Settings, S3Store, StoreError};

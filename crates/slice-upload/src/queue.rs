@@ -109,6 +109,8 @@ enum Job {
 
 struct Inner {
     journal: Journal,
+    /// Tells the store about a task ([`ObjectStore::task_known`]).
+    on_task: Box<dyn Fn(&TaskMeta) + Send + Sync>,
     cfg: UploadConfig,
     tasks: Mutex<BTreeMap<String, Task>>,
     wake: tokio::sync::Notify,
@@ -529,6 +531,7 @@ impl UploadQueue {
         cfg: UploadConfig,
     ) -> Result<Self, UploadError> {
         let journal = Journal::open(journal_dir)?;
+        let store = Arc::new(store);
         let mut tasks = BTreeMap::new();
         for mut rec in journal.load_all() {
             if rec.recording {
@@ -537,17 +540,19 @@ impl UploadQueue {
                 journal.save(&rec)?;
                 tracing::info!(task = %rec.meta.task_id, slices = rec.slices.len(), "recovered a task interrupted by a crash");
             }
+            store.task_known(&rec.meta);
             tasks.insert(rec.meta.task_id.clone(), Task::new(rec));
         }
         tracing::info!(store = %store.describe(), tasks = tasks.len(), "upload queue ready");
+        let for_tasks = store.clone();
         let workers = cfg.workers.max(1);
         let inner = Arc::new(Inner {
             journal,
+            on_task: Box::new(move |m| for_tasks.task_known(m)),
             cfg,
             tasks: Mutex::new(tasks),
             wake: tokio::sync::Notify::new(),
         });
-        let store = Arc::new(store);
         for _ in 0..workers {
             tokio::spawn(worker(inner.clone(), store.clone()));
         }
@@ -610,6 +615,7 @@ impl UploadQueue {
 
     /// A recording started: record the task (durably) before any slice exists.
     pub fn begin_task(&self, meta: TaskMeta) -> Result<(), UploadError> {
+        (self.inner.on_task)(&meta);
         let rec = TaskRecord {
             meta,
             recording: true,

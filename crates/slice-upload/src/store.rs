@@ -34,6 +34,10 @@ impl StoreError {
 
 /// The upload stage: put a file or bytes under a key, verified.
 pub trait ObjectStore: Send + Sync + 'static {
+    /// A task this store will receive objects of (from the journal or a new
+    /// recording). Stores that need to know whose task it is keep it.
+    fn task_known(&self, _meta: &crate::TaskMeta) {}
+
     /// Store the file at `key`; `md5` is its digest, which the storage checks.
     /// Returns the ETag.
     fn put_file(
