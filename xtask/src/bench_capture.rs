@@ -19,7 +19,7 @@ const APP: u64 = 1400000000;
 const KEY: &str = "bench-key";
 
 /// CPU seconds (user + system) and peak RSS (MiB) of a finished child.
-fn wait_rusage(child: &mut Child) -> anyhow::Result<(f64, f64)> {
+pub fn wait_rusage(child: &mut Child) -> anyhow::Result<(f64, f64)> {
     let mut status = 0;
     // SAFETY: an all-zero rusage is a valid value for wait4 to overwrite.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };

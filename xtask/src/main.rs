@@ -3,6 +3,8 @@
 
 #[cfg(unix)]
 mod bench_capture;
+#[cfg(unix)]
+mod bench_splice;
 mod demo;
 mod local;
 mod setup;
@@ -19,7 +21,10 @@ const USAGE: &str = "usage: cargo xtask <command>
   bench   run the criterion benchmarks
   bench-capture [SECONDS]
           record a moving 1920x1080 window at 15 and 30 fps with us and with
-          ffmpeg -f x11grab, and compare CPU, frames and memory (default 60 s)";
+          ffmpeg -f x11grab, and compare CPU, frames and memory (default 60 s)
+  bench-splice [MINUTES] [SLICES]
+          splice a class of FLV slices (default 60 min in 12) with ours and with
+          ffmpeg -f concat -c copy -movflags +faststart: time, CPU, memory";
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -29,6 +34,8 @@ fn main() -> anyhow::Result<()> {
         Some("demo") => demo::run(),
         #[cfg(unix)]
         Some("bench-capture") => bench_capture::run(&args[1..]),
+        #[cfg(unix)]
+        Some("bench-splice") => bench_splice::run(&args[1..]),
         Some("bench") => {
             setup::ensure()?;
             cargo(&["bench", "-p", "txcr-benches"])
