@@ -103,9 +103,11 @@ async fn open_storage(cfg: &Config, stop: watch::Receiver<bool>) -> anyhow::Resu
                     tracing::error!(error = %e, "embedded object store stopped");
                 }
             });
-            println!(
-                "embedded object store on http://{addr} (bucket {EMBEDDED_BUCKET}, keys in {})",
-                cfg.data_dir.join("embedded-s3.json").display()
+            tracing::info!(
+                endpoint = %format!("http://{addr}"),
+                bucket = EMBEDDED_BUCKET,
+                keys = %cfg.data_dir.join("embedded-s3.json").display(),
+                "embedded object store"
             );
             Ok(Storage::new(
                 S3Settings {

@@ -498,3 +498,32 @@ fn brokered_uploads_need_no_bucket_keys_and_only_reach_the_callers_own_task() {
         .to_owned();
     assert!(u.contains("school/1400000000/4004/t-new/0001.flv"), "{u}");
 }
+
+#[test]
+fn on_embedded_defaults_the_backend_needs_no_other_server() {
+    let backend = Backend::start_embedded(&[]);
+    let url = format!("http://127.0.0.1:{}", backend.port);
+    let svc = Svc::start_env(&[], &[("TXCR_BACKEND_URL", url.as_str())]);
+    let task = record_class(&svc, 5005, 3);
+    backend.wait_task(5005, &task, "done", Duration::from_secs(60));
+    let q = backend.query(r#"{"class_id":5005}"#);
+    assert_eq!(q["total"], 1, "{q}");
+    let rec = &q["record_info_list"][0];
+    let (status, _, mp4) = raw_bytes(
+        backend.port,
+        "GET",
+        &path_of(rec["VideoOutputUrl"].as_str().unwrap()),
+        &[("Host", "x")],
+        b"",
+    );
+    assert_eq!(status, 200);
+    assert_eq!(mp4.len() as u64, rec["VideoOutputSize"].as_u64().unwrap());
+    let file = svc.dir.path().join("embedded.mp4");
+    std::fs::write(&file, &mp4).unwrap();
+    assert_eq!(decode_errors(&file), "");
+    assert!(backend.dir.path().join("index.db").exists(), "SQLite index");
+    assert!(
+        backend.dir.path().join("objects").is_dir(),
+        "embedded objects"
+    );
+}

@@ -52,6 +52,22 @@ impl Backend {
         b
     }
 
+    /// On embedded defaults: SQLite and the built-in object store.
+    pub fn start_embedded(env: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut all: Vec<(String, String)> = vec![("TXCR_EMBEDDED_S3_PORT".into(), "0".into())];
+        all.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let child = spawn(dir.path(), &all);
+        let mut b = Backend {
+            port: 0,
+            dir,
+            env: all,
+            child,
+        };
+        b.port = read_port(&mut b.child);
+        b
+    }
+
     /// SIGKILL; hands the data directory back.
     pub fn kill9(mut self) -> tempfile::TempDir {
         let _ = self.child.kill();
@@ -149,6 +165,7 @@ fn spawn(dir: &std::path::Path, env: &[(String, String)]) -> Child {
     .env("TXCR_LOG", "warn")
     .env_remove("DATABASE_URL")
     .env_remove("TXCR_CONFIG")
+    .env_remove("TXCR_S3_BUCKET")
     .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
     .stdout(Stdio::piped())
     .stderr(Stdio::inherit())
