@@ -394,6 +394,14 @@ async fn put_multipart<S: ObjectStore>(
                     "multipart upload restarted: {e}"
                 )));
             }
+            // Some S3-compatible servers (s3s-fs among them) answer a part for
+            // a vanished upload with AccessDenied rather than NoSuchUpload:
+            // after a refused part, the next try starts a fresh upload (and
+            // fails at once if the credentials really are refused).
+            Err(e @ StoreError::Permanent(_)) => {
+                inner.save_multipart(task, seq, None)?;
+                return Err(e);
+            }
             other => other?,
         };
         mp.parts.push((n, etag));
@@ -409,6 +417,10 @@ async fn put_multipart<S: ObjectStore>(
             Err(StoreError::Transient(format!(
                 "multipart upload restarted: {e}"
             )))
+        }
+        Err(e @ StoreError::Permanent(_)) => {
+            inner.save_multipart(task, seq, None)?;
+            Err(e)
         }
         other => other,
     }

@@ -1,0 +1,316 @@
+//! Faults a real server cannot be made to produce on cue, injected between
+//! the queue and a real S3-compatible server: refused requests, and answers
+//! lost after the object was stored (the process dying between the upload and
+//! the journal update looks the same to the queue). Plus a multipart upload
+//! that vanished while the process was down, and the aging of finished tasks.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use txcr_core::{MediaKind, Packet, VideoConfig};
+use txcr_mux::SliceWriter;
+use txcr_slice_upload::{
+    Journal, Multipart, ObjectStore, S3Settings, S3Store, SliceRecord, SliceState, StoreError,
+    TaskMeta, TaskRecord, UploadConfig, UploadQueue,
+};
+
+const AK: &str = "fault-access";
+const SK: &str = "fault-secret";
+const BUCKET: &str = "class";
+
+async fn server(root: &Path) -> (u16, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let root = root.to_owned();
+    tokio::spawn(async move {
+        let stop = async {
+            let _ = rx.await;
+        };
+        txcr_s3dev::serve(listener, &root, AK, SK, &[BUCKET.into()], stop)
+            .await
+            .unwrap();
+    });
+    (port, tx)
+}
+
+fn store(port: u16) -> S3Store {
+    S3Store::new(S3Settings {
+        endpoint: Some(format!("http://127.0.0.1:{port}")),
+        region: "us-east-1".into(),
+        bucket: BUCKET.into(),
+        path_style: true,
+        access_key: AK.into(),
+        secret_key: SK.into(),
+    })
+}
+
+/// Every third request refused before it reaches the server, every third one
+/// stored but its answer lost.
+struct Flaky {
+    inner: S3Store,
+    calls: Arc<AtomicUsize>,
+}
+
+impl Flaky {
+    fn fate(&self) -> usize {
+        self.calls.fetch_add(1, Ordering::SeqCst) % 3
+    }
+}
+
+impl ObjectStore for Flaky {
+    async fn put_file(&self, key: &str, path: &Path, md5: [u8; 16]) -> Result<String, StoreError> {
+        match self.fate() {
+            0 => Err(StoreError::Transient("injected: 503 Slow Down".into())),
+            1 => {
+                self.inner.put_file(key, path, md5).await?;
+                Err(StoreError::Transient(
+                    "injected: answer lost after storing".into(),
+                ))
+            }
+            _ => self.inner.put_file(key, path, md5).await,
+        }
+    }
+    async fn put_bytes(&self, key: &str, bytes: Vec<u8>, ct: &str) -> Result<(), StoreError> {
+        match self.fate() {
+            0 => Err(StoreError::Transient("injected: connection reset".into())),
+            _ => self.inner.put_bytes(key, bytes, ct).await,
+        }
+    }
+    async fn create_multipart(&self, key: &str) -> Result<String, StoreError> {
+        self.inner.create_multipart(key).await
+    }
+    async fn upload_part(
+        &self,
+        key: &str,
+        id: &str,
+        part: i32,
+        bytes: Vec<u8>,
+        md5: [u8; 16],
+    ) -> Result<String, StoreError> {
+        self.inner.upload_part(key, id, part, bytes, md5).await
+    }
+    async fn complete_multipart(
+        &self,
+        key: &str,
+        id: &str,
+        parts: &[(i32, String)],
+    ) -> Result<String, StoreError> {
+        self.inner.complete_multipart(key, id, parts).await
+    }
+    fn describe(&self) -> String {
+        format!("flaky {}", self.inner.describe())
+    }
+}
+
+fn meta(dir: &Path) -> TaskMeta {
+    TaskMeta {
+        task_id: "9-100".into(),
+        sdkappid: 1400000000,
+        class_id: 9,
+        user_id: "teacher".into(),
+        start_time: 100,
+        dst: dir.join("c.flv"),
+    }
+}
+
+fn write_slices(dir: &Path, n: u64) -> Vec<txcr_mux::FinishedSlice> {
+    let cfg = VideoConfig {
+        width: 64,
+        height: 32,
+        fps: 10,
+        bitrate: 1,
+        sps: vec![0x67, 66, 0, 30],
+        pps: vec![0x68],
+    };
+    let mut w = SliceWriter::new(&dir.join("c.flv"), 1000, cfg, None);
+    let mut out = vec![];
+    for i in 0..n * 10 {
+        let p = Packet {
+            kind: MediaKind::Video,
+            pts_ms: i * 100,
+            dts_ms: i * 100,
+            keyframe: i % 10 == 0,
+            data: vec![0, 0, 0, 2, 0x65, i as u8],
+        };
+        out.extend(w.write(&p).unwrap());
+    }
+    out.extend(w.finish().unwrap());
+    out
+}
+
+async fn keys(s: &S3Store, prefix: &str) -> Vec<String> {
+    let out = s
+        .client()
+        .list_objects_v2()
+        .bucket(BUCKET)
+        .prefix(prefix)
+        .send()
+        .await
+        .unwrap();
+    let mut k: Vec<String> = out
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_owned))
+        .collect();
+    k.sort();
+    k
+}
+
+async fn get(s: &S3Store, key: &str) -> Vec<u8> {
+    let o = s
+        .client()
+        .get_object()
+        .bucket(BUCKET)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    o.body.collect().await.unwrap().into_bytes().to_vec()
+}
+
+async fn wait_state(
+    q: &UploadQueue,
+    want: &str,
+    within: Duration,
+) -> Vec<txcr_slice_upload::TaskStatus> {
+    let t0 = Instant::now();
+    loop {
+        let st = q.status();
+        if st.first().is_some_and(|s| s.state == want) || t0.elapsed() > within {
+            return st;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_and_lost_answers_are_retried_and_every_slice_is_stored_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (port, stop) = server(&dir.path().join("s3")).await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let flaky = Flaky {
+        inner: store(port),
+        calls: calls.clone(),
+    };
+    let cfg = UploadConfig {
+        keep_uploaded: Duration::from_secs(2),
+        ..UploadConfig::default()
+    };
+    let q = UploadQueue::start(&dir.path().join("journal"), flaky, cfg).unwrap();
+    q.begin_task(meta(dir.path())).unwrap();
+    let files = write_slices(dir.path(), 6);
+    for f in &files {
+        let (q2, info, path) = (q.clone(), f.info.clone(), f.path.clone());
+        tokio::task::spawn_blocking(move || {
+            q2.add_slice("9-100", info.seq, &path, info.start_ms, info.duration_ms())
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    }
+    q.end_task("9-100").unwrap();
+    let st = wait_state(&q, "uploaded", Duration::from_secs(60)).await;
+    assert_eq!(st[0].state, "uploaded", "{st:?}");
+    assert!(
+        calls.load(Ordering::SeqCst) >= 10,
+        "faults were injected and retried"
+    );
+
+    let reader = store(port);
+    let stored = keys(&reader, "1400000000/9/9-100/").await;
+    let mut want: Vec<String> = (1..=files.len())
+        .map(|i| format!("1400000000/9/9-100/{i:04}.flv"))
+        .collect();
+    want.push("1400000000/9/9-100/manifest.json".into());
+    assert_eq!(stored, want, "each slice once, under its own key");
+    for f in &files {
+        let key = format!("1400000000/9/9-100/{:04}.flv", f.info.seq);
+        assert_eq!(get(&reader, &key).await, std::fs::read(&f.path).unwrap());
+    }
+
+    // A finished task leaves GetState's list after keep_uploaded.
+    tokio::time::sleep(Duration::from_millis(2600)).await;
+    assert!(q.status().is_empty(), "{:?}", q.status());
+    let _ = stop.send(());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_multipart_upload_gone_while_down_starts_over_and_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (port, stop) = server(&dir.path().join("s3")).await;
+    let mut x: u64 = 0x1234_5678_9abc_def1;
+    let bytes: Vec<u8> = (0..11 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    let path = dir.path().join("c_0001.flv");
+    std::fs::write(&path, &bytes).unwrap();
+    let md5 = |b: &[u8]| -> [u8; 16] {
+        use md5::Digest;
+        md5::Md5::digest(b).into()
+    };
+    let hex = |d: [u8; 16]| d.iter().map(|b| format!("{b:02x}")).collect::<String>();
+
+    // The journal remembers an upload with one part stored; the storage has
+    // since aborted it (lifecycle rule, operator, expiry).
+    let st = store(port);
+    let key = "1400000000/9/9-100/0001.flv";
+    let upload_id = st.create_multipart(key).await.unwrap();
+    let part1 = bytes[..5 << 20].to_vec();
+    let etag1 = st
+        .upload_part(key, &upload_id, 1, part1.clone(), md5(&part1))
+        .await
+        .unwrap();
+    st.client()
+        .abort_multipart_upload()
+        .bucket(BUCKET)
+        .key(key)
+        .upload_id(&upload_id)
+        .send()
+        .await
+        .unwrap();
+    let rec = TaskRecord {
+        meta: meta(dir.path()),
+        recording: false,
+        slices: vec![SliceRecord {
+            seq: 1,
+            path: path.clone(),
+            bytes: bytes.len() as u64,
+            start_ms: 0,
+            duration_ms: 300_000,
+            md5: hex(md5(&bytes)),
+            state: SliceState::Queued,
+            etag: None,
+            multipart: Some(Multipart {
+                upload_id,
+                part_size: 5 << 20,
+                parts: vec![(1, etag1)],
+            }),
+        }],
+        manifest_stored: false,
+        uploaded_at: None,
+    };
+    Journal::open(&dir.path().join("journal"))
+        .unwrap()
+        .save(&rec)
+        .unwrap();
+    let cfg = UploadConfig {
+        multipart_threshold: 1 << 20,
+        part_size: 5 << 20,
+        permanent_retry: Duration::from_millis(300),
+        ..UploadConfig::default()
+    };
+    let q = UploadQueue::start(&dir.path().join("journal"), store(port), cfg).unwrap();
+    let status = wait_state(&q, "uploaded", Duration::from_secs(30)).await;
+    assert_eq!(status[0].state, "uploaded", "{status:?}");
+    assert_eq!(get(&st, key).await, bytes);
+    let _ = stop.send(());
+}
