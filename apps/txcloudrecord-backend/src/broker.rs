@@ -60,6 +60,28 @@ async fn authenticate(req: Request<Incoming>, ctx: &Ctx) -> Result<(Caller, Valu
     Ok((caller, body))
 }
 
+/// The caller owns the task (or is the first to touch it).
+async fn owned(ctx: &Ctx, c: &Caller) -> Result<(), Resp> {
+    let id = format!("{}/{}/{}", c.app, c.class, c.task);
+    match ctx.db.own_task(&id, &c.user).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(api_error(
+            StatusCode::FORBIDDEN,
+            "AuthFailure",
+            "this task belongs to another user",
+        )),
+        Err(e) => Err(unavailable(&e)),
+    }
+}
+
+fn unavailable(e: &dyn std::fmt::Display) -> Resp {
+    api_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "InternalError",
+        &e.to_string(),
+    )
+}
+
 fn allowed_leaf(leaf: &str) -> bool {
     let seq = leaf.strip_suffix(".flv").unwrap_or_default();
     leaf == "manifest.json"
@@ -86,23 +108,8 @@ pub async fn presign(req: Request<Incoming>, ctx: &Ctx) -> Resp {
             "Objects must name 1 to 100 objects",
         );
     }
-    let id = format!("{}/{}/{}", c.app, c.class, c.task);
-    match ctx.db.own_task(&id, &c.user).await {
-        Ok(true) => {}
-        Ok(false) => {
-            return api_error(
-                StatusCode::FORBIDDEN,
-                "AuthFailure",
-                "this task belongs to another user",
-            )
-        }
-        Err(e) => {
-            return api_error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "InternalError",
-                &e.to_string(),
-            )
-        }
+    if let Err(r) = owned(ctx, &c).await {
+        return r;
     }
     let mut urls = BTreeMap::new();
     for o in objects {
@@ -118,13 +125,7 @@ pub async fn presign(req: Request<Incoming>, ctx: &Ctx) -> Resp {
             Ok(u) => {
                 urls.insert(leaf.to_owned(), u);
             }
-            Err(e) => {
-                return api_error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "InternalError",
-                    &e.to_string(),
-                )
-            }
+            Err(e) => return unavailable(&e),
         }
     }
     json_resp(
@@ -139,23 +140,8 @@ pub async fn complete(req: Request<Incoming>, ctx: &Ctx) -> Resp {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let id = format!("{}/{}/{}", c.app, c.class, c.task);
-    match ctx.db.own_task(&id, &c.user).await {
-        Ok(true) => {}
-        Ok(false) => {
-            return api_error(
-                StatusCode::FORBIDDEN,
-                "AuthFailure",
-                "this task belongs to another user",
-            )
-        }
-        Err(e) => {
-            return api_error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "InternalError",
-                &e.to_string(),
-            )
-        }
+    if let Err(r) = owned(ctx, &c).await {
+        return r;
     }
     let key = ctx
         .storage

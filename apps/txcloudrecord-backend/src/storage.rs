@@ -83,19 +83,24 @@ impl Storage {
         }
     }
 
+    /// GET an object (or a `Range` of it); `None` if it does not exist.
+    async fn get(
+        &self,
+        key: &str,
+        range: Option<String>,
+    ) -> Result<Option<aws_sdk_s3::operation::get_object::GetObjectOutput>, Error> {
+        let req = self.client.get_object().bucket(&self.bucket).key(key);
+        match req.set_range(range).send().await {
+            Ok(o) => Ok(Some(o)),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(classify(e).into()),
+        }
+    }
+
     /// A small object, whole. `None` if it does not exist.
     pub async fn get_small(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
-        let out = match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => return Err(classify(e).into()),
+        let Some(out) = self.get(key, None).await? else {
+            return Ok(None);
         };
         let bytes = out
             .body
@@ -108,17 +113,8 @@ impl Storage {
     /// Stream an object into `path`; returns its size and MD5. `None` if it
     /// does not exist.
     pub async fn download(&self, key: &str, path: &Path) -> Result<Option<(u64, [u8; 16])>, Error> {
-        let out = match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => return Err(classify(e).into()),
+        let Some(out) = self.get(key, None).await? else {
+            return Ok(None);
         };
         let mut file = tokio::fs::File::create(path)
             .await
@@ -251,20 +247,10 @@ impl Storage {
             Some(e) => format!("bytes={start}-{e}"),
             None => format!("bytes={start}-"),
         };
-        let out = match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .range(range)
-            .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => return Err(classify(e).into()),
-        };
-        Ok(Some(Ranged { body: out.body }))
+        Ok(self
+            .get(key, Some(range))
+            .await?
+            .map(|o| Ranged { body: o.body }))
     }
 
     /// A URL that lets its holder PUT one object for `ttl`.

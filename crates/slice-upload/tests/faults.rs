@@ -5,48 +5,18 @@
 //! that vanished while the process was down, and the aging of finished tasks.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests
 
+mod common;
+
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use txcr_core::{MediaKind, Packet, VideoConfig};
-use txcr_mux::SliceWriter;
+use common::*;
 use txcr_slice_upload::{
-    Journal, Multipart, ObjectStore, S3Settings, S3Store, SliceRecord, SliceState, StoreError,
-    TaskMeta, TaskRecord, UploadConfig, UploadQueue,
+    Journal, Multipart, ObjectStore, S3Store, SliceRecord, SliceState, StoreError, TaskRecord,
+    UploadConfig, UploadQueue,
 };
-
-const AK: &str = "fault-access";
-const SK: &str = "fault-secret";
-const BUCKET: &str = "class";
-
-async fn server(root: &Path) -> (u16, tokio::sync::oneshot::Sender<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let root = root.to_owned();
-    tokio::spawn(async move {
-        let stop = async {
-            let _ = rx.await;
-        };
-        txcr_s3dev::serve(listener, &root, AK, SK, &[BUCKET.into()], stop)
-            .await
-            .unwrap();
-    });
-    (port, tx)
-}
-
-fn store(port: u16) -> S3Store {
-    S3Store::new(S3Settings {
-        endpoint: Some(format!("http://127.0.0.1:{port}")),
-        region: "us-east-1".into(),
-        bucket: BUCKET.into(),
-        path_style: true,
-        access_key: AK.into(),
-        secret_key: SK.into(),
-    })
-}
 
 /// Every third request refused before it reaches the server, every third one
 /// stored but its answer lost.
@@ -106,72 +76,6 @@ impl ObjectStore for Flaky {
     }
 }
 
-fn meta(dir: &Path) -> TaskMeta {
-    TaskMeta {
-        task_id: "9-100".into(),
-        sdkappid: 1400000000,
-        class_id: 9,
-        user_id: "teacher".into(),
-        start_time: 100,
-        dst: dir.join("c.flv"),
-    }
-}
-
-fn write_slices(dir: &Path, n: u64) -> Vec<txcr_mux::FinishedSlice> {
-    let cfg = VideoConfig {
-        width: 64,
-        height: 32,
-        fps: 10,
-        bitrate: 1,
-        sps: vec![0x67, 66, 0, 30],
-        pps: vec![0x68],
-    };
-    let mut w = SliceWriter::new(&dir.join("c.flv"), 1000, cfg, None);
-    let mut out = vec![];
-    for i in 0..n * 10 {
-        let p = Packet {
-            kind: MediaKind::Video,
-            pts_ms: i * 100,
-            dts_ms: i * 100,
-            keyframe: i % 10 == 0,
-            data: vec![0, 0, 0, 2, 0x65, i as u8],
-        };
-        out.extend(w.write(&p).unwrap());
-    }
-    out.extend(w.finish().unwrap());
-    out
-}
-
-async fn keys(s: &S3Store, prefix: &str) -> Vec<String> {
-    let out = s
-        .client()
-        .list_objects_v2()
-        .bucket(BUCKET)
-        .prefix(prefix)
-        .send()
-        .await
-        .unwrap();
-    let mut k: Vec<String> = out
-        .contents()
-        .iter()
-        .filter_map(|o| o.key().map(str::to_owned))
-        .collect();
-    k.sort();
-    k
-}
-
-async fn get(s: &S3Store, key: &str) -> Vec<u8> {
-    let o = s
-        .client()
-        .get_object()
-        .bucket(BUCKET)
-        .key(key)
-        .send()
-        .await
-        .unwrap();
-    o.body.collect().await.unwrap().into_bytes().to_vec()
-}
-
 async fn wait_state(
     q: &UploadQueue,
     want: &str,
@@ -190,10 +94,11 @@ async fn wait_state(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_and_lost_answers_are_retried_and_every_slice_is_stored_once() {
     let dir = tempfile::tempdir().unwrap();
-    let (port, stop) = server(&dir.path().join("s3")).await;
+    let srv = server(&dir.path().join("s3"), 0).await;
+    let port = srv.port;
     let calls = Arc::new(AtomicUsize::new(0));
     let flaky = Flaky {
-        inner: store(port),
+        inner: store(port, SK),
         calls: calls.clone(),
     };
     let cfg = UploadConfig {
@@ -202,17 +107,17 @@ async fn refused_and_lost_answers_are_retried_and_every_slice_is_stored_once() {
     };
     let q = UploadQueue::start(&dir.path().join("journal"), flaky, cfg).unwrap();
     q.begin_task(meta(dir.path())).unwrap();
-    let files = write_slices(dir.path(), 6);
+    let files = slices(dir.path(), 6);
     for f in &files {
         let (q2, info, path) = (q.clone(), f.info.clone(), f.path.clone());
         tokio::task::spawn_blocking(move || {
-            q2.add_slice("9-100", info.seq, &path, info.start_ms, info.duration_ms())
+            q2.add_slice("7-100", info.seq, &path, info.start_ms, info.duration_ms())
         })
         .await
         .unwrap()
         .unwrap();
     }
-    q.end_task("9-100").unwrap();
+    q.end_task("7-100").unwrap();
     let st = wait_state(&q, "uploaded", Duration::from_secs(60)).await;
     assert_eq!(st[0].state, "uploaded", "{st:?}");
     assert!(
@@ -220,49 +125,36 @@ async fn refused_and_lost_answers_are_retried_and_every_slice_is_stored_once() {
         "faults were injected and retried"
     );
 
-    let reader = store(port);
-    let stored = keys(&reader, "1400000000/9/9-100/").await;
+    let reader = store(port, SK);
+    let stored = keys(&reader, "1400000000/7/7-100/").await;
     let mut want: Vec<String> = (1..=files.len())
-        .map(|i| format!("1400000000/9/9-100/{i:04}.flv"))
+        .map(|i| format!("1400000000/7/7-100/{i:04}.flv"))
         .collect();
-    want.push("1400000000/9/9-100/manifest.json".into());
+    want.push("1400000000/7/7-100/manifest.json".into());
     assert_eq!(stored, want, "each slice once, under its own key");
     for f in &files {
-        let key = format!("1400000000/9/9-100/{:04}.flv", f.info.seq);
+        let key = format!("1400000000/7/7-100/{:04}.flv", f.info.seq);
         assert_eq!(get(&reader, &key).await, std::fs::read(&f.path).unwrap());
     }
 
     // A finished task leaves GetState's list after keep_uploaded.
     tokio::time::sleep(Duration::from_millis(2600)).await;
     assert!(q.status().is_empty(), "{:?}", q.status());
-    let _ = stop.send(());
+    srv.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_multipart_upload_gone_while_down_starts_over_and_completes() {
     let dir = tempfile::tempdir().unwrap();
-    let (port, stop) = server(&dir.path().join("s3")).await;
-    let mut x: u64 = 0x1234_5678_9abc_def1;
-    let bytes: Vec<u8> = (0..11 << 20)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
+    let srv = server(&dir.path().join("s3"), 0).await;
+    let port = srv.port;
+    let bytes = noise(11 << 20, 0x1234_5678_9abc_def1);
     let path = dir.path().join("c_0001.flv");
     std::fs::write(&path, &bytes).unwrap();
-    let md5 = |b: &[u8]| -> [u8; 16] {
-        use md5::Digest;
-        md5::Md5::digest(b).into()
-    };
-    let hex = |d: [u8; 16]| d.iter().map(|b| format!("{b:02x}")).collect::<String>();
-
     // The journal remembers an upload with one part stored; the storage has
     // since aborted it (lifecycle rule, operator, expiry).
-    let st = store(port);
-    let key = "1400000000/9/9-100/0001.flv";
+    let st = store(port, SK);
+    let key = "1400000000/7/7-100/0001.flv";
     let upload_id = st.create_multipart(key).await.unwrap();
     let part1 = bytes[..5 << 20].to_vec();
     let etag1 = st
@@ -308,9 +200,9 @@ async fn a_multipart_upload_gone_while_down_starts_over_and_completes() {
         permanent_retry: Duration::from_millis(300),
         ..UploadConfig::default()
     };
-    let q = UploadQueue::start(&dir.path().join("journal"), store(port), cfg).unwrap();
+    let q = UploadQueue::start(&dir.path().join("journal"), store(port, SK), cfg).unwrap();
     let status = wait_state(&q, "uploaded", Duration::from_secs(30)).await;
     assert_eq!(status[0].state, "uploaded", "{status:?}");
     assert_eq!(get(&st, key).await, bytes);
-    let _ = stop.send(());
+    srv.shutdown().await;
 }

@@ -2,101 +2,13 @@
 //! checked), read back with the SDK client.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use txcr_core::{MediaKind, Packet, VideoConfig};
-use txcr_mux::{FinishedSlice, SliceWriter};
-use txcr_slice_upload::{
-    Journal, S3Settings, S3Store, TaskMeta, TaskStatus, UploadConfig, UploadQueue,
-};
-
-const AK: &str = "test-access";
-const SK: &str = "test-secret";
-const BUCKET: &str = "class";
-
-struct Server {
-    port: u16,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-async fn server(root: &Path, port: u16) -> Server {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let root = root.to_owned();
-    let task = tokio::spawn(async move {
-        let stop = async {
-            let _ = rx.await;
-        };
-        txcr_s3dev::serve(listener, &root, AK, SK, &[BUCKET.into()], stop)
-            .await
-            .unwrap();
-    });
-    Server {
-        port,
-        stop: Some(tx),
-        task,
-    }
-}
-
-impl Server {
-    async fn shutdown(mut self) {
-        let _ = self.stop.take().map(|s| s.send(()));
-        let _ = self.task.await;
-    }
-}
-
-fn store(port: u16, secret: &str) -> S3Store {
-    S3Store::new(S3Settings {
-        endpoint: Some(format!("http://127.0.0.1:{port}")),
-        region: "us-east-1".into(),
-        bucket: BUCKET.into(),
-        path_style: true,
-        access_key: AK.into(),
-        secret_key: secret.into(),
-    })
-}
-
-/// Real FLV slices of a fake 3-slice recording (1 s each at 10 fps).
-fn slices(dir: &Path) -> Vec<FinishedSlice> {
-    let cfg = VideoConfig {
-        width: 64,
-        height: 32,
-        fps: 10,
-        bitrate: 1,
-        sps: vec![0x67, 66, 0, 30],
-        pps: vec![0x68],
-    };
-    let mut w = SliceWriter::new(&dir.join("c.flv"), 1000, cfg, None);
-    let mut out = vec![];
-    for i in 0..30u64 {
-        let p = Packet {
-            kind: MediaKind::Video,
-            pts_ms: i * 100,
-            dts_ms: i * 100,
-            keyframe: i % 10 == 0,
-            data: vec![0, 0, 0, 2, 0x65, i as u8],
-        };
-        out.extend(w.write(&p).unwrap());
-    }
-    out.extend(w.finish().unwrap());
-    out
-}
-
-fn meta(dir: &Path) -> TaskMeta {
-    TaskMeta {
-        task_id: "7-100".into(),
-        sdkappid: 1400000000,
-        class_id: 7,
-        user_id: "teacher".into(),
-        start_time: 100,
-        dst: dir.join("c.flv"),
-    }
-}
+use common::*;
+use txcr_slice_upload::{Journal, TaskStatus, UploadConfig, UploadQueue};
 
 async fn wait_for(q: &UploadQueue, want: &str, within: Duration) -> TaskStatus {
     let t0 = Instant::now();
@@ -107,18 +19,6 @@ async fn wait_for(q: &UploadQueue, want: &str, within: Duration) -> TaskStatus {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-async fn get(store: &S3Store, key: &str) -> Vec<u8> {
-    let o = store
-        .client()
-        .get_object()
-        .bucket(BUCKET)
-        .key(key)
-        .send()
-        .await
-        .unwrap();
-    o.body.collect().await.unwrap().into_bytes().to_vec()
 }
 
 fn cfg() -> UploadConfig {
@@ -134,7 +34,7 @@ async fn every_slice_arrives_byte_for_byte_with_a_manifest() {
     let srv = server(&dir.path().join("s3"), 0).await;
     let q = UploadQueue::start(&dir.path().join("journal"), store(srv.port, SK), cfg()).unwrap();
     q.begin_task(meta(dir.path())).unwrap();
-    let files = slices(dir.path());
+    let files = slices(dir.path(), 3);
     for f in &files {
         let path = f.path.clone();
         let (q2, info) = (q.clone(), f.info.clone());
@@ -177,7 +77,7 @@ async fn every_slice_arrives_byte_for_byte_with_a_manifest() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crashed_recording_is_repaired_and_uploaded_after_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let files = slices(dir.path());
+    let files = slices(dir.path(), 3);
     // The journal knew slice 1; slice 2 was closed but not journaled; slice 3
     // was being written when the process died.
     let journal = Journal::open(&dir.path().join("journal")).unwrap();
@@ -223,7 +123,7 @@ async fn refused_credentials_are_upload_failed_and_an_outage_only_delays() {
     let bad =
         UploadQueue::start(&dir.path().join("j1"), store(port, "wrong-secret"), cfg()).unwrap();
     bad.begin_task(meta(dir.path())).unwrap();
-    let files = slices(dir.path());
+    let files = slices(dir.path(), 3);
     let f = files[0].clone();
     let b2 = bad.clone();
     tokio::task::spawn_blocking(move || b2.add_slice("7-100", 1, &f.path, 0, 1000))
@@ -273,22 +173,9 @@ async fn a_large_slice_goes_up_in_parts_and_resumes_where_it_stopped() {
     let dir = tempfile::tempdir().unwrap();
     let srv = server(&dir.path().join("s3"), 0).await;
     // 12 MiB of noise: parts of 5 + 5 + 2 MiB.
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    let bytes: Vec<u8> = (0..12 << 20)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
+    let bytes = noise(12 << 20, 0x9e37_79b9_7f4a_7c15);
     let path = dir.path().join("c_0001.flv");
     std::fs::write(&path, &bytes).unwrap();
-    let md5 = |b: &[u8]| -> [u8; 16] {
-        use md5::Digest;
-        md5::Md5::digest(b).into()
-    };
-    let hex = |d: [u8; 16]| d.iter().map(|b| format!("{b:02x}")).collect::<String>();
 
     // A previous process started the upload, stored part 1, journaled it, died.
     let st = store(srv.port, SK);

@@ -27,7 +27,6 @@ pub fn now() -> u64 {
 pub struct Backend {
     pub port: u16,
     pub dir: tempfile::TempDir,
-    env: Vec<(String, String)>,
     child: Child,
 }
 
@@ -41,31 +40,20 @@ impl Backend {
     pub fn start_in(dir: tempfile::TempDir, s3: &S3, prefix: &str, env: &[(&str, &str)]) -> Self {
         let mut all = s3.env(prefix);
         all.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let child = spawn(dir.path(), &all);
-        let mut b = Backend {
-            port: 0,
-            dir,
-            env: all,
-            child,
-        };
-        b.port = read_port(&mut b.child);
-        b
+        Self::launch(dir, all)
+    }
+
+    fn launch(dir: tempfile::TempDir, env: Vec<(String, String)>) -> Self {
+        let mut child = spawn(dir.path(), &env);
+        let port = read_port(&mut child);
+        Backend { port, dir, child }
     }
 
     /// On embedded defaults: SQLite and the built-in object store.
     pub fn start_embedded(env: &[(&str, &str)]) -> Self {
-        let dir = tempfile::tempdir().unwrap();
         let mut all: Vec<(String, String)> = vec![("TXCR_EMBEDDED_S3_PORT".into(), "0".into())];
         all.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let child = spawn(dir.path(), &all);
-        let mut b = Backend {
-            port: 0,
-            dir,
-            env: all,
-            child,
-        };
-        b.port = read_port(&mut b.child);
-        b
+        Self::launch(tempfile::tempdir().unwrap(), all)
     }
 
     /// SIGKILL; hands the data directory back.
