@@ -26,6 +26,16 @@ fn escape(s: &str) -> String {
         .replace('\'', "&#39;")
 }
 
+/// A length as `m:ss`, or `h:mm:ss` from an hour on.
+fn clock(ms: i64) -> String {
+    let s = (ms.max(0) + 500) / 1000;
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}
+
 /// `GET /play?sdkappid=&class_id=&expire_time=&sign=[&autoplay=1]`.
 pub async fn play(req: Request<Incoming>, ctx: &Ctx) -> Resp {
     let q = query_map(&req);
@@ -74,13 +84,13 @@ pub async fn play(req: Request<Incoming>, ctx: &Ctx) -> Resp {
         };
         items.push_str(&format!(
             r#"<li><h2 data-start="{start}">Recording {n}</h2>
-<p class="meta">{mins} min · {user}</p>
+<p class="meta">{length} · {user}</p>
 <video controls playsinline preload="metadata"{auto} src="{src}" data-state="idle" data-time="0"></video>
 <p><a href="{src}" download>Download MP4</a></p></li>
 "#,
             start = r.start_time,
             n = i + 1,
-            mins = (r.duration_ms + 30_000) / 60_000,
+            length = clock(r.duration_ms),
             user = escape(&r.user_id),
         ));
     }
@@ -236,6 +246,13 @@ pub async fn media(req: Request<Incoming>, ctx: &Ctx) -> Resp {
 #[cfg(test)]
 mod tests {
     use super::parse_range;
+
+    #[test]
+    fn lengths() {
+        assert_eq!(super::clock(11_134), "0:11");
+        assert_eq!(super::clock(3_600_021), "1:00:00");
+        assert_eq!(super::clock(754_000), "12:34");
+    }
 
     #[test]
     fn ranges() {
