@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::bail;
 
-use crate::local::{first_line, port_of, post, Killed};
+use crate::local::{first_line, port_of, post};
 use crate::{cargo, setup, workspace_root};
 
 const W: u32 = 1920;
@@ -197,28 +197,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         "txcr-testwin",
     ])?;
     let dir = tempfile_dir()?;
-    let mut xvfb = Command::new("Xvfb")
-        .args([
-            "-displayfd",
-            "1",
-            "-screen",
-            "0",
-            &format!("{W}x{H}x24"),
-            "-nolisten",
-            "tcp",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let display = format!(":{}", first_line(&mut xvfb)?);
-    let _xvfb = Killed(xvfb);
-    let mut win = Command::new(workspace_root().join("target/release/txcr-testwin"))
-        .args(["--size", &format!("{W}x{H}"), "--fps", "15"])
-        .env("DISPLAY", &display)
-        .stdout(Stdio::piped())
-        .spawn()?;
-    let xid = first_line(&mut win)?;
-    let _win = Killed(win);
+    let (_window, display, xid) = crate::local::test_window(None, W, H)?;
     println!("==> {W}x{H} moving window on {display}, {secs} s per run, veryfast, {} kbit/s, no B-frames", BITRATE / 1000);
     println!(
         "{:<8} {:<8} {:>10} {:>14} {:>9} {:>9} {:>10}",

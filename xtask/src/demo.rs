@@ -1,9 +1,11 @@
 //! The fresh-machine demo, on embedded defaults: the backend (SQLite and its
-//! built-in object store) and the local service (test-pattern capture, a demo
-//! application key, recordings under ./demo-output, uploads brokered by the
-//! backend), driven over HTTP like a classroom app would. The slices are
-//! checked with ffprobe, spliced by the backend into one MP4, fetched through
-//! the query API's link, and a signed playback page link is printed.
+//! built-in object store) and the local service (a demo application key,
+//! recordings under ./demo-output, uploads brokered by the backend), driven
+//! over HTTP like a classroom app would. It records a real X11 window (one the
+//! user names, or our moving test window, on a new Xvfb display when there is
+//! no DISPLAY) for a short class with a pause, checks the slices with ffprobe,
+//! waits for the backend's splice and callback, fetches the MP4 through the
+//! query API's link, and prints a signed playback page link.
 
 use std::process::{Command, Stdio};
 use std::thread::sleep;
@@ -89,7 +91,85 @@ fn query(port: u16, class: u64) -> anyhow::Result<Value> {
     Ok(serde_json::from_slice(&body)?)
 }
 
-pub fn run() -> anyhow::Result<()> {
+/// What to record: a window the user names on their display, or our moving
+/// test window (on a new Xvfb display when there is none); elsewhere the
+/// built-in test pattern.
+struct Source {
+    _guards: Vec<local::Killed>,
+    capture: &'static str,
+    display: Option<String>,
+    target: String,
+}
+
+fn source(window: Option<&String>) -> anyhow::Result<Source> {
+    #[cfg(unix)]
+    {
+        let display = std::env::var("DISPLAY").ok().filter(|d| !d.is_empty());
+        if let Some(name) = window {
+            let display = display.context("naming a window needs a DISPLAY")?;
+            println!("==> recording the window of process {name:?} on {display}");
+            return Ok(Source {
+                _guards: Vec::new(),
+                capture: "x11",
+                display: Some(display),
+                target: format!(r#""AppProc":{}"#, serde_json::json!(name)),
+            });
+        }
+        let (guards, display, xid) = local::test_window(display.as_deref(), 1280, 720)?;
+        println!("==> recording a moving test window (XID {xid}) on {display}");
+        Ok(Source {
+            _guards: guards,
+            capture: "x11",
+            display: Some(display),
+            target: format!(r#""Wnd":{xid}"#),
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = window;
+        Ok(Source {
+            _guards: Vec::new(),
+            capture: "test-pattern",
+            display: None,
+            target: r#""AppProc":"demo""#.into(),
+        })
+    }
+}
+
+/// A webhook receiver on 127.0.0.1: its URL, and the bodies it gets.
+fn receiver() -> anyhow::Result<(String, std::sync::mpsc::Receiver<String>)> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let url = format!("http://{}/hook", listener.local_addr()?);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut s) = conn else { continue };
+            let Ok(clone) = s.try_clone() else { continue };
+            let mut r = BufReader::new(clone);
+            let mut len = 0usize;
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some((k, v)) = line.split_once(':') {
+                    if k.eq_ignore_ascii_case("content-length") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                }
+            }
+            let mut body = vec![0; len];
+            let _ = r.read_exact(&mut body);
+            let _ =
+                s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let _ = tx.send(String::from_utf8_lossy(&body).into_owned());
+        }
+    });
+    Ok((url, rx))
+}
+
+pub fn run(args: &[String]) -> anyhow::Result<()> {
     setup::ensure()?;
     cargo(&[
         "build",
@@ -98,15 +178,37 @@ pub fn run() -> anyhow::Result<()> {
         "txcloudrecord",
         "-p",
         "txcloudrecord-backend",
+        "-p",
+        "txcr-testwin",
     ])?;
     let root = workspace_root();
     let out_dir = root.join("demo-output");
     std::fs::create_dir_all(&out_dir)?;
     let backend_dir = out_dir.join("backend");
     let (backend, backend_port) = start_backend(&root, &backend_dir)?;
+    let (hook_url, hooks) = receiver()?;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    let admin = txcr_auth::gen_user_sig(DEMO_APP, DEMO_KEY, "administrator", 3600, now);
+    let (status, body) = http(
+        backend_port,
+        "POST",
+        &format!("/v4/ilvb_edu/local_record?sdkappid={DEMO_APP}&identifier=administrator&usersig={admin}&random=1&contenttype=json"),
+        &format!(r#"{{"Action":"RegisteredCallback","CallbackUrl":"{hook_url}"}}"#),
+    )?;
+    anyhow::ensure!(
+        status == 200,
+        "RegisteredCallback: {}",
+        String::from_utf8_lossy(&body)
+    );
+    println!("==> callback registered: {hook_url}");
+    let src = source(args.first())?;
     let exe = root.join("target/release/txcloudrecord");
-    let mut child = Command::new(&exe)
-        .args(["--port", "0", "--capture", "test-pattern"])
+    let mut cmd = Command::new(&exe);
+    if let Some(d) = &src.display {
+        cmd.env("DISPLAY", d);
+    }
+    let mut child = cmd
+        .args(["--port", "0", "--capture", src.capture])
         .env(
             "TXCR_BACKEND_URL",
             format!("http://127.0.0.1:{backend_port}"),
@@ -126,7 +228,6 @@ pub fn run() -> anyhow::Result<()> {
     let port = local::port_of(&line)?;
     println!("==> service up: {}", line.trim());
 
-    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     let sig = txcr_auth::gen_user_sig(DEMO_APP, DEMO_KEY, "teacher", 3600, now);
     let stamp = now.to_string();
     post(
@@ -138,7 +239,8 @@ pub fn run() -> anyhow::Result<()> {
         port,
         "StartRecord",
         &format!(
-            r#"{{"AppProc":"demo","DstPath":"class-{stamp}.flv","VideoFps":15,"SliceTime":5,"ClassId":1}}"#
+            r#"{{{},"DstPath":"class-{stamp}.flv","VideoFps":15,"SliceTime":5,"ClassId":1}}"#,
+            src.target
         ),
     )?;
     println!("==> recording 6 s, pausing 2 s, recording 5 s more");
@@ -154,7 +256,14 @@ pub fn run() -> anyhow::Result<()> {
     println!("==> waiting for the slices to be uploaded (brokered by the backend)");
     let t0 = std::time::Instant::now();
     loop {
-        let up = local::post(port, "GetState", "")?["Upload"][0].clone();
+        let st = local::post(port, "GetState", "")?;
+        let up = st["Upload"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|u| u["Id"] == state["Record"]["TaskId"])
+            .cloned()
+            .unwrap_or_default();
         if up["State"] == "uploaded" {
             println!("    Upload       -> {up}");
             break;
@@ -260,6 +369,20 @@ pub fn run() -> anyhow::Result<()> {
             .trim()
             .replace('\n', " | ")
     );
+    // Callbacks of earlier runs' tasks may come too; wait for this one's.
+    let task = state["Record"]["TaskId"].as_str().unwrap_or_default();
+    loop {
+        let body = hooks
+            .recv_timeout(Duration::from_secs(30))
+            .context("no callback within 30 s")?;
+        if body.contains(&format!(r#""TaskId":"{task}""#)) {
+            println!(
+                "==> callback received {:.2} s after StopRecord:\n    {body}",
+                stopped.elapsed().as_secs_f64()
+            );
+            break;
+        }
+    }
     let expire = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs() + 86_400;
     let sign = play_sign(expire);
     drop(backend);

@@ -53,3 +53,47 @@ pub fn post(port: u16, cmd: &str, body: &str) -> anyhow::Result<Value> {
     }
     Ok(v["Response"].clone())
 }
+
+/// A moving test window of `w`x`h` (our `txcr-testwin`, release build) on
+/// `display`, or on a new Xvfb display when `display` is `None`. Returns the
+/// guards (drop them to stop both), the display and the window id.
+#[cfg(unix)]
+pub fn test_window(
+    display: Option<&str>,
+    w: u32,
+    h: u32,
+) -> anyhow::Result<(Vec<Killed>, String, String)> {
+    use std::process::{Command, Stdio};
+    let mut guards = Vec::new();
+    let display = match display {
+        Some(d) => d.to_owned(),
+        None => {
+            let mut xvfb = Command::new("Xvfb")
+                .args([
+                    "-displayfd",
+                    "1",
+                    "-screen",
+                    "0",
+                    &format!("{w}x{h}x24"),
+                    "-nolisten",
+                    "tcp",
+                ])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .context("starting Xvfb (cargo xtask setup installs it)")?;
+            let d = format!(":{}", first_line(&mut xvfb)?);
+            guards.push(Killed(xvfb));
+            d
+        }
+    };
+    let mut win = Command::new(crate::workspace_root().join("target/release/txcr-testwin"))
+        .args(["--size", &format!("{w}x{h}"), "--fps", "15"])
+        .env("DISPLAY", &display)
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("starting txcr-testwin")?;
+    let xid = first_line(&mut win)?;
+    guards.push(Killed(win));
+    Ok((guards, display, xid))
+}

@@ -17,7 +17,10 @@ const USAGE: &str = "usage: cargo xtask <command>
 
   setup   check (and, as root, install) the Debian/Ubuntu packages the build and tests need
   test    setup, then cargo fmt --check, clippy -D warnings, and every test
-  demo    setup, build, run the service on embedded defaults and record a short class
+  demo [PROCESS]
+          setup, build, run the backend and the service on embedded defaults, record a
+          short class (a window of PROCESS, or a moving test window; Xvfb if no DISPLAY),
+          splice it, wait for the callback, print the MP4 and a playback link
   bench   run the criterion benchmarks
   bench-capture [SECONDS]
           record a moving 1920x1080 window at 15 and 30 fps with us and with
@@ -31,7 +34,7 @@ fn main() -> anyhow::Result<()> {
     match args.first().map(String::as_str) {
         Some("setup") => setup::ensure(),
         Some("test") => test(),
-        Some("demo") => demo::run(),
+        Some("demo") => demo::run(&args[1..]),
         #[cfg(unix)]
         Some("bench-capture") => bench_capture::run(&args[1..]),
         #[cfg(unix)]
