@@ -163,7 +163,7 @@ pub async fn splice_worker(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
 async fn run_task(ctx: &Arc<Ctx>, task: Task, stop: &mut watch::Receiver<bool>) {
     let started = Instant::now();
     tracing::info!(task = %task.id, "splicing");
-    let job = tokio::spawn(splice_task(ctx.clone(), task.clone()));
+    let mut job = tokio::spawn(splice_task(ctx.clone(), task.clone()));
     let heartbeat = {
         let (ctx, id) = (ctx.clone(), task.id.clone());
         tokio::spawn(async move {
@@ -175,7 +175,6 @@ async fn run_task(ctx: &Arc<Ctx>, task: Task, stop: &mut watch::Receiver<bool>) 
             }
         })
     };
-    let mut job = job;
     let result = tokio::select! {
         r = &mut job => Some(r),
         _ = stop.changed() => {
