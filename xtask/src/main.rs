@@ -86,6 +86,9 @@ fn test() -> anyhow::Result<()> {
         "-D",
         "warnings",
     ])?;
+    // The end-to-end tests run sibling binaries (backend, s3dev, testwin);
+    // build them first so no test waits on a build.
+    cargo(&["build", "--workspace", "--bins"])?;
     cargo(&["test", "--workspace"])?;
     println!("==> all checks passed");
     Ok(())
