@@ -38,7 +38,7 @@ impl Error {
             // Refused credentials or a missing bucket need an operator's fix,
             // after which the job must go through: keep retrying (with backoff).
             Self::Db(_) | Self::Io { .. } | Self::Store(_) => true,
-            Self::Splice(SpliceError::Io { .. }) => true,
+            Self::Splice(SpliceError::Io { .. } | SpliceError::Write(_)) => true,
             Self::Broken(_) | Self::Splice(_) => false,
         }
     }

@@ -24,6 +24,9 @@ pub(crate) struct Sample {
     pub key: bool,
 }
 
+// The index is the splice's memory: keep a sample at 32 bytes.
+const _: () = assert!(std::mem::size_of::<Sample>() == 32);
+
 /// Everything known about one track after the scan.
 #[derive(Debug, Default)]
 pub(crate) struct Track {

@@ -124,7 +124,14 @@ pub(crate) fn build(
             .map(|(i, _)| i)
             .collect();
         stbl.stss = Some(Stss { entries: keys });
-        let (trak, end) = trak(id, &t, dur, MOVIE_TIMESCALE, stbl, true, codec);
+        let (trak, end) = trak(
+            id,
+            &t,
+            dur,
+            MOVIE_TIMESCALE,
+            stbl,
+            Some((codec.width, codec.height)),
+        );
         movie_ms = movie_ms.max(end);
         traks.push(trak);
     }
@@ -160,12 +167,7 @@ pub(crate) fn build(
         }
         .into();
         let stbl = sample_table(&t, codec_entry, stts, data_start, wide);
-        let dummy = VideoCodec {
-            avcc: Avcc::default(),
-            width: 0,
-            height: 0,
-        };
-        let (trak, end) = trak(id, &t, dur, codec.rate, stbl, false, &dummy);
+        let (trak, end) = trak(id, &t, dur, codec.rate, stbl, None);
         movie_ms = movie_ms.max(end);
         traks.push(trak);
     }
@@ -234,9 +236,11 @@ fn trak(
     media_dur: u64,
     timescale: u32,
     stbl: Stbl,
-    video: bool,
-    v: &VideoCodec,
+    // Picture size for a video track, `None` for sound.
+    picture: Option<(u32, u32)>,
 ) -> (Trak, u64) {
+    let video = picture.is_some();
+    let (width, height) = picture.unwrap_or_default();
     let dur_ms = media_dur * u64::from(MOVIE_TIMESCALE) / u64::from(timescale.max(1));
     let delay_ms = (t.start_ms - t.zero_ms).max(0) as u64;
     // A track that starts after the other gets an empty edit first, so the two
@@ -264,16 +268,8 @@ fn trak(
             enabled: true,
             in_movie: true,
             volume: if video { 0.into() } else { 1.into() },
-            width: if video {
-                (v.width as u16).into()
-            } else {
-                0.into()
-            },
-            height: if video {
-                (v.height as u16).into()
-            } else {
-                0.into()
-            },
+            width: (width as u16).into(),
+            height: (height as u16).into(),
             ..Default::default()
         },
         edts,

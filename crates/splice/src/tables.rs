@@ -32,18 +32,17 @@ pub(crate) fn layout(video: &[Sample], audio: &[Sample]) -> (Vec<Chunk>, u64) {
     let (mut vi, mut ai, mut off) = (0usize, 0usize, 0u64);
     let mut chunks = Vec::new();
     let mut take = |kind, samples: &[Sample], i: &mut usize, end: i64, off: &mut u64| {
-        let first = *i;
+        let (first, rel_offset) = (*i, *off);
         while *i < samples.len() && samples[*i].dts_ms < end {
             *off += u64::from(samples[*i].size);
             *i += 1;
         }
         if *i > first {
-            let bytes: u64 = samples[first..*i].iter().map(|s| u64::from(s.size)).sum();
             chunks.push(Chunk {
                 kind,
                 first,
                 count: *i - first,
-                rel_offset: *off - bytes,
+                rel_offset,
             });
         }
     };
