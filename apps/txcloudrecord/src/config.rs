@@ -134,11 +134,9 @@ fn upload_settings(f: FileUpload) -> anyhow::Result<Option<UploadSettings>> {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             anyhow::bail!("TXCR_BACKEND_URL must be an http:// or https:// URL");
         }
-        // The backend owns the bucket layout (its prefix) and presigns single
-        // PUTs, which take objects up to 5 GB.
+        // The backend owns the bucket layout (its prefix).
         let queue = UploadConfig {
             prefix: String::new(),
-            multipart_threshold: 5 << 30,
             ..queue_settings(&f)
         };
         return Ok(Some(UploadSettings {

@@ -2,8 +2,9 @@
 //! object it asks the backend (`TXCR_BACKEND_URL`) for a presigned PUT URL,
 //! proving who it is with the user's UserSig, and once a task's manifest is
 //! stored it tells the backend the task is complete, so the splice starts at
-//! once. Slices go up in one PUT each (presigned URLs allow up to 5 GB), so
-//! multipart resume does not apply here; a failed PUT is simply sent again.
+//! once. Slices go up in one PUT each (presigned URLs allow up to 5 GB; the
+//! store does not upload in parts), so multipart resume does not apply here;
+//! a failed PUT is simply sent again.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -13,7 +14,7 @@ use base64::Engine;
 use serde_json::{json, Value};
 
 use crate::journal::TaskMeta;
-use crate::store::{ObjectStore, StoreError};
+use crate::store::{checked_etag, ObjectStore, StoreError};
 
 /// The UserSig of each user as given at Init, kept (0600) in the data
 /// directory so tasks recovered after a restart can still upload.
@@ -218,13 +219,7 @@ impl ObjectStore for BrokeredStore {
             .map_err(|e| StoreError::Permanent(format!("reading {}: {e}", path.display())))?;
         let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(file));
         let etag = self.put(&url, body, Some(md5), "video/x-flv").await?;
-        let hex: String = md5.iter().map(|b| format!("{b:02x}")).collect();
-        if etag.len() == 32 && !etag.eq_ignore_ascii_case(&hex) {
-            return Err(StoreError::Transient(format!(
-                "ETag {etag} does not match the file's MD5"
-            )));
-        }
-        Ok(etag)
+        checked_etag(&etag, md5)
     }
 
     async fn put_bytes(
@@ -248,36 +243,6 @@ impl ObjectStore for BrokeredStore {
             }
         }
         Ok(())
-    }
-
-    async fn create_multipart(&self, _key: &str) -> Result<String, StoreError> {
-        Err(StoreError::Permanent(
-            "multipart uploads are not brokered (slices go up in one PUT)".into(),
-        ))
-    }
-
-    async fn upload_part(
-        &self,
-        _key: &str,
-        _upload_id: &str,
-        _part: i32,
-        _bytes: Vec<u8>,
-        _md5: [u8; 16],
-    ) -> Result<String, StoreError> {
-        Err(StoreError::Permanent(
-            "multipart uploads are not brokered".into(),
-        ))
-    }
-
-    async fn complete_multipart(
-        &self,
-        _key: &str,
-        _upload_id: &str,
-        _parts: &[(i32, String)],
-    ) -> Result<String, StoreError> {
-        Err(StoreError::Permanent(
-            "multipart uploads are not brokered".into(),
-        ))
     }
 
     fn describe(&self) -> String {

@@ -12,7 +12,7 @@ use serde_json::json;
 use txcr_mux::{slice_path, FlvReader};
 
 use crate::journal::{Journal, Multipart, SliceRecord, SliceState, TaskMeta, TaskRecord};
-use crate::store::{ObjectStore, StoreError};
+use crate::store::{hex, ObjectStore, StoreError};
 use crate::UploadError;
 
 /// How uploads behave.
@@ -168,10 +168,6 @@ fn md5_file(path: &Path) -> Result<[u8; 16], UploadError> {
         h.update(&buf[..n]);
     }
     Ok(h.finalize().into())
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 fn unhex(s: &str) -> [u8; 16] {
@@ -439,7 +435,7 @@ async fn run_job<S: ObjectStore>(
             key,
             bytes,
             ..
-        } if *bytes > inner.cfg.multipart_threshold => {
+        } if store.uploads_in_parts() && *bytes > inner.cfg.multipart_threshold => {
             put_multipart(inner, store, task, *seq, path, key, *bytes).await
         }
         Job::Slice { path, key, md5, .. } => store.put_file(key, path, *md5).await,

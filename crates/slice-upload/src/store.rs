@@ -55,29 +55,41 @@ pub trait ObjectStore: Send + Sync + 'static {
         content_type: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Whether large objects go up in parts (the multipart calls below);
+    /// stores that only take whole objects keep the default `false`.
+    fn uploads_in_parts(&self) -> bool {
+        false
+    }
+
     /// Start a multipart upload at `key`; returns its upload id.
     fn create_multipart(
         &self,
-        key: &str,
-    ) -> impl Future<Output = Result<String, StoreError>> + Send;
+        _key: &str,
+    ) -> impl Future<Output = Result<String, StoreError>> + Send {
+        async { Err(no_parts()) }
+    }
 
     /// Store part `part` (from 1) of an upload; returns its ETag.
     fn upload_part(
         &self,
-        key: &str,
-        upload_id: &str,
-        part: i32,
-        bytes: Vec<u8>,
-        md5: [u8; 16],
-    ) -> impl Future<Output = Result<String, StoreError>> + Send;
+        _key: &str,
+        _upload_id: &str,
+        _part: i32,
+        _bytes: Vec<u8>,
+        _md5: [u8; 16],
+    ) -> impl Future<Output = Result<String, StoreError>> + Send {
+        async { Err(no_parts()) }
+    }
 
     /// Join the parts into the object.
     fn complete_multipart(
         &self,
-        key: &str,
-        upload_id: &str,
-        parts: &[(i32, String)],
-    ) -> impl Future<Output = Result<String, StoreError>> + Send;
+        _key: &str,
+        _upload_id: &str,
+        _parts: &[(i32, String)],
+    ) -> impl Future<Output = Result<String, StoreError>> + Send {
+        async { Err(no_parts()) }
+    }
 
     /// Where keys go, for logs (never credentials).
     fn describe(&self) -> String;
@@ -179,11 +191,36 @@ where
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+fn no_parts() -> StoreError {
+    StoreError::Permanent("this store does not upload in parts".into())
+}
+
+/// Lower-case hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The ETag of a whole-object PUT, unquoted, checked against the body's MD5:
+/// a single-part ETag is the MD5; anything else (SSE-KMS) is left to
+/// Content-MD5, which the storage checked.
+pub(crate) fn checked_etag(etag: &str, md5: [u8; 16]) -> Result<String, StoreError> {
+    let etag = etag.trim_matches('"');
+    if etag.len() == 32
+        && etag.chars().all(|c| c.is_ascii_hexdigit())
+        && !etag.eq_ignore_ascii_case(&hex(&md5))
+    {
+        return Err(StoreError::Transient(format!(
+            "ETag {etag} does not match the file's MD5"
+        )));
+    }
+    Ok(etag.to_owned())
+}
+
 impl ObjectStore for S3Store {
+    fn uploads_in_parts(&self) -> bool {
+        true
+    }
+
     async fn put_file(&self, key: &str, path: &Path, md5: [u8; 16]) -> Result<String, StoreError> {
         let body = ByteStream::from_path(path)
             .await
@@ -199,17 +236,7 @@ impl ObjectStore for S3Store {
             .send()
             .await
             .map_err(classify)?;
-        let etag = out.e_tag().unwrap_or_default().trim_matches('"').to_owned();
-        // A single-part ETag is the MD5; anything else (SSE-KMS) is left to Content-MD5.
-        if etag.len() == 32
-            && etag.chars().all(|c| c.is_ascii_hexdigit())
-            && !etag.eq_ignore_ascii_case(&hex(&md5))
-        {
-            return Err(StoreError::Transient(format!(
-                "ETag {etag} does not match the file's MD5"
-            )));
-        }
-        Ok(etag)
+        checked_etag(out.e_tag().unwrap_or_default(), md5)
     }
 
     async fn put_bytes(

@@ -50,6 +50,9 @@ impl ObjectStore for Flaky {
             _ => self.inner.put_bytes(key, bytes, ct).await,
         }
     }
+    fn uploads_in_parts(&self) -> bool {
+        self.inner.uploads_in_parts()
+    }
     async fn create_multipart(&self, key: &str) -> Result<String, StoreError> {
         self.inner.create_multipart(key).await
     }
