@@ -384,25 +384,11 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         }
     }
     let expire = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs() + 86_400;
-    let sign = play_sign(expire);
+    let sign = txcr_auth::play_sign(DEMO_TICKEY, DEMO_APP as i64, 1, expire as i64);
     drop(backend);
     println!(
         "==> the playback page (valid 24 h) while the backend runs:\n    TXCR_SDKAPPID={DEMO_APP} TXCR_SECRET_KEY={DEMO_KEY} TXCR_TICKEY={DEMO_TICKEY} \\\n      target/release/txcloudrecord-backend --data-dir {}\n    http://127.0.0.1:37605/play?sdkappid={DEMO_APP}&class_id=1&expire_time={expire}&sign={sign}",
         backend_dir.display()
     );
     Ok(())
-}
-
-/// The playback link's signature (README "Backend").
-fn play_sign(expire: u64) -> String {
-    use hmac::{Hmac, Mac};
-    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(DEMO_TICKEY.as_bytes()) else {
-        return String::new();
-    };
-    mac.update(format!("play\n{DEMO_APP}\n1\n{expire}").as_bytes());
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use crate::ctx::Ctx;
 use crate::db::now_ms;
 use crate::http::{api_error, json_body, json_resp, request_id, Resp};
-use crate::{jobs, sign};
+use crate::jobs;
 
 /// How long a presigned URL stays valid.
 const URL_TTL: Duration = Duration::from_secs(15 * 60);
@@ -44,7 +44,7 @@ async fn authenticate(req: Request<Incoming>, ctx: &Ctx) -> Result<(Caller, Valu
     };
     let text = |k: &str| body[k].as_str().unwrap_or_default().to_owned();
     let (user, sig, task) = (text("UserId"), text("UserSig"), text("TaskId"));
-    if !sign::safe_id(&task) {
+    if !crate::ctx::safe_id(&task) {
         return Err(bad(
             "TaskId is missing or has characters other than letters, digits, '-', '_', '.'",
         ));

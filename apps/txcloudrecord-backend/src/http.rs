@@ -21,7 +21,7 @@ use tokio::sync::watch;
 
 use crate::ctx::Ctx;
 use crate::db::{now_ms, RecordFilter};
-use crate::{broker, page, sign};
+use crate::{broker, page};
 
 pub type Body = BoxBody<Bytes, std::io::Error>;
 pub type Resp = Response<Body>;
@@ -222,7 +222,7 @@ async fn signed(req: Request<Incoming>, ctx: &Ctx) -> Result<(u64, Value), Resp>
         .get("sign")
         .map(|s| s.to_ascii_lowercase())
         .unwrap_or_default();
-    if !sign::same(&given, &txcr_auth::query_sign(&app.tickey, expire)) {
+    if !txcr_auth::signatures_equal(&given, &txcr_auth::query_sign(&app.tickey, expire)) {
         return Err(query_error(
             10003,
             "sign does not match md5(TicKey + expire_time)",

@@ -14,7 +14,6 @@ use tokio::sync::watch;
 use crate::ctx::Ctx;
 use crate::db::{now_ms, Record, Task};
 use crate::error::Error;
-use crate::sign;
 
 /// The manifest the local service writes after the last slice is stored.
 #[derive(Debug, Deserialize)]
@@ -40,7 +39,7 @@ pub struct ManifestSlice {
 fn parse_manifest(bytes: &[u8]) -> Result<Manifest, Error> {
     let m: Manifest = serde_json::from_slice(bytes)
         .map_err(|e| Error::Broken(format!("manifest is not valid: {e}")))?;
-    if !sign::safe_id(&m.task_id) {
+    if !crate::ctx::safe_id(&m.task_id) {
         return Err(Error::Broken("manifest has an unusable TaskId".into()));
     }
     Ok(m)
@@ -360,7 +359,10 @@ pub async fn callback_sender(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
             .post(&cb.url)
             .header("Content-Type", "application/json")
             .header("X-TXCR-Timestamp", ts.to_string())
-            .header("X-TXCR-Signature", sign::webhook_sign(secret, ts, &cb.body))
+            .header(
+                "X-TXCR-Signature",
+                txcr_auth::webhook_sign(secret, ts, &cb.body),
+            )
             .body(cb.body.clone())
             .timeout(Duration::from_secs(10))
             .send()

@@ -21,7 +21,6 @@ mod http;
 mod jobs;
 mod metrics;
 mod page;
-mod sign;
 mod storage;
 
 use std::path::Path;

@@ -1,6 +1,6 @@
 //! The playback page (a class's recordings, playable on a phone) and the
 //! media it plays: MP4s streamed from storage with HTTP range requests, both
-//! behind links signed with the app's TicKey (see `sign`).
+//! behind links signed with the app's TicKey (`txcr_auth::play_sign`, `txcr_auth::media_sign`).
 
 use hyper::body::Incoming;
 use hyper::{Method, Request, StatusCode};
@@ -8,7 +8,6 @@ use hyper::{Method, Request, StatusCode};
 use crate::ctx::Ctx;
 use crate::db::{now_ms, RecordFilter};
 use crate::http::{query_map, respond, stream_body, Resp};
-use crate::sign;
 
 fn forbidden(msg: &str) -> Resp {
     respond(
@@ -51,7 +50,10 @@ pub async fn play(req: Request<Incoming>, ctx: &Ctx) -> Resp {
         return forbidden("this link is not valid");
     };
     let given = q.get("sign").map(String::as_str).unwrap_or_default();
-    if !sign::same(given, &sign::play_sign(&cfg.tickey, app, class, expire)) {
+    if !txcr_auth::signatures_equal(
+        given,
+        &txcr_auth::play_sign(&cfg.tickey, app, class, expire),
+    ) {
         return forbidden("this link is not valid");
     }
     if expire < now_ms() / 1000 {
@@ -165,7 +167,7 @@ pub async fn media(req: Request<Incoming>, ctx: &Ctx) -> Resp {
     let parts: Vec<&str> = path.split('/').collect();
     let parsed = match parts.as_slice() {
         [a, c, t] => match (a.parse::<i64>(), c.parse::<i64>(), t.strip_suffix(".mp4")) {
-            (Ok(a), Ok(c), Some(t)) if sign::safe_id(t) => Some((a, c, t.to_owned())),
+            (Ok(a), Ok(c), Some(t)) if crate::ctx::safe_id(t) => Some((a, c, t.to_owned())),
             _ => None,
         },
         _ => None,
@@ -181,7 +183,11 @@ pub async fn media(req: Request<Incoming>, ctx: &Ctx) -> Resp {
     let key = ctx.cfg.apps.get(&(app as u64)).map(|a| a.tickey.as_str());
     let given = q.get("sign").map(String::as_str).unwrap_or_default();
     match key {
-        Some(k) if sign::same(given, &sign::media_sign(k, app, class, &task, expire)) => {}
+        Some(k)
+            if txcr_auth::signatures_equal(
+                given,
+                &txcr_auth::media_sign(k, app, class, &task, expire),
+            ) => {}
         _ => return forbidden("this link is not valid"),
     }
     if expire < now_ms() / 1000 {

@@ -2,8 +2,9 @@
 //!
 //! Owns: decoding, verifying and generating UserSigs against an application's secret
 //! key ([`verify_user_sig`], [`gen_user_sig`]), the set of configured applications
-//! ([`AppKeys`]), and the query API signature `md5(TicKey + expire_time)`
-//! ([`query_sign`]).
+//! ([`AppKeys`]), the query API signature `md5(TicKey + expire_time)`
+//! ([`query_sign`]), and the backend's link and webhook signatures
+//! ([`play_sign`], [`media_sign`], [`webhook_sign`]).
 //!
 //! Does not own: where keys come from (the apps read config/env), nor what an
 //! authenticated user may do (`txcr-state`).
@@ -26,9 +27,11 @@
 //! assert_eq!(ok.identifier, "teacher");
 //! ```
 
+mod links;
 mod query;
 mod usersig;
 
+pub use links::{media_sign, play_sign, signatures_equal, webhook_sign};
 pub use query::query_sign;
 pub use usersig::{gen_user_sig, verify_user_sig, AppKeys, VerifiedSig};
 

@@ -119,7 +119,7 @@ fn hmac_content(
     s
 }
 
-fn hmac_sha256(key: &str, content: &str) -> Vec<u8> {
+pub(crate) fn hmac_sha256(key: &str, content: &str) -> Vec<u8> {
     // HMAC takes keys of any length, so `new_from_slice` cannot fail here.
     let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(key.as_bytes()) {
         Ok(m) => m,
