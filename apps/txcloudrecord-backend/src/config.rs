@@ -117,7 +117,8 @@ pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub database_url: String,
-    pub public_url: String,
+    /// Base of media links; `None`: the address actually bound.
+    pub public_url: Option<String>,
     pub watch_interval: Duration,
     pub callback_retry: Duration,
     pub media_link_ttl: Duration,
@@ -200,9 +201,7 @@ impl Config {
             .public_url
             .clone()
             .or(file.public_url)
-            .unwrap_or_else(|| format!("http://{listen}"))
-            .trim_end_matches('/')
-            .to_owned();
+            .map(|u| u.trim_end_matches('/').to_owned());
         let mut keys = AppKeys::new();
         let mut apps = BTreeMap::new();
         for a in file.apps {

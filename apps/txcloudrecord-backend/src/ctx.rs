@@ -1,7 +1,5 @@
 //! The handles every part of the backend shares (passed, never global).
 
-use std::time::Duration;
-
 use serde_json::json;
 use tokio::sync::Notify;
 
@@ -19,8 +17,8 @@ pub struct Ctx {
     pub metrics: Metrics,
     /// This instance's name in job leases.
     pub me: String,
-    /// How long a claimed job or callback stays ours without a heartbeat.
-    pub lease: Duration,
+    /// Base of media links (the configured public URL, or the bound address).
+    pub public_url: String,
     /// Wakes the splice worker when a task arrives.
     pub wake: Notify,
     /// Webhook client.
@@ -44,7 +42,7 @@ impl Ctx {
             .unwrap_or_default();
         format!(
             "{}/media/{}/{}/{}.mp4?expire_time={expire}&sign={}",
-            self.cfg.public_url,
+            self.public_url,
             r.sdkappid,
             r.class_id,
             r.task_id,

@@ -81,6 +81,14 @@ pub async fn add_manifest(ctx: &Ctx, key: &str) -> Result<bool, Error> {
     Ok(added)
 }
 
+/// `<sdkappid>/<class>/<task>` of a `…/<sdkappid>/<class>/<task>/manifest.json` key.
+fn task_id_of(manifest_key: &str) -> String {
+    let dir = manifest_key.trim_end_matches("/manifest.json");
+    let mut parts: Vec<&str> = dir.rsplitn(4, '/').take(3).collect();
+    parts.reverse();
+    parts.join("/")
+}
+
 /// Scan the bucket for manifests every `watch_interval`.
 pub async fn watch_storage(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
     let mut known: HashSet<String> = HashSet::new();
@@ -99,12 +107,7 @@ pub async fn watch_storage(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
             match ctx.storage.manifests().await {
                 Ok(keys) => {
                     for key in keys {
-                        let id = key
-                            .trim_end_matches("/manifest.json")
-                            .rsplitn(4, '/')
-                            .take(3)
-                            .collect::<Vec<_>>();
-                        let id = id.iter().rev().cloned().collect::<Vec<_>>().join("/");
+                        let id = task_id_of(&key);
                         if known.contains(&id) {
                             continue;
                         }
@@ -140,7 +143,7 @@ pub async fn splice_worker(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
         if *stop.borrow() {
             return;
         }
-        let task = match ctx.db.claim_task(&ctx.me, ctx.lease).await {
+        let task = match ctx.db.claim_task(&ctx.me, ctx.cfg.job_lease).await {
             Ok(t) => t,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot claim a task");
@@ -167,8 +170,11 @@ async fn run_task(ctx: &Arc<Ctx>, task: Task, stop: &mut watch::Receiver<bool>) 
         let (ctx, id) = (ctx.clone(), task.id.clone());
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(ctx.lease / 3).await;
-                if !matches!(ctx.db.extend_task(&id, &ctx.me, ctx.lease).await, Ok(true)) {
+                tokio::time::sleep(ctx.cfg.job_lease / 3).await;
+                if !matches!(
+                    ctx.db.extend_task(&id, &ctx.me, ctx.cfg.job_lease).await,
+                    Ok(true)
+                ) {
                     tracing::warn!(task = %id, "lease lost");
                 }
             }
@@ -404,5 +410,17 @@ pub async fn callback_sender(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
         {
             tracing::warn!(task = %cb.id, error = %e, "cannot record the callback result");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn task_id_of_a_manifest_key() {
+        assert_eq!(
+            super::task_id_of("school/rec/1400000000/42/42-17/manifest.json"),
+            "1400000000/42/42-17"
+        );
+        assert_eq!(super::task_id_of("1/2/3/manifest.json"), "1/2/3");
     }
 }

@@ -153,13 +153,12 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
     let addr = listener.local_addr()?;
-    let mut cfg = cfg;
-    if cfg.public_url.ends_with(":0") {
-        cfg.public_url = format!("http://{addr}");
-    }
     let ctx = Arc::new(Ctx {
         me: format!("{}-{}", std::process::id(), random_hex(6)),
-        lease: cfg.job_lease,
+        public_url: cfg
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}")),
         cfg,
         db,
         storage,

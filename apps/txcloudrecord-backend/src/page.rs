@@ -214,12 +214,8 @@ pub async fn media(req: Request<Incoming>, ctx: &Ctx) -> Resp {
     let body = if req.method() == Method::HEAD {
         crate::http::full(Vec::new())
     } else {
-        match ctx
-            .storage
-            .read_range(&rec.video_key, first, Some(last))
-            .await
-        {
-            Ok(Some(r)) => stream_body(r.body),
+        match ctx.storage.read_range(&rec.video_key, first, last).await {
+            Ok(Some(body)) => stream_body(body),
             Ok(None) => return respond(StatusCode::NOT_FOUND, "text/plain", "the file is gone"),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read media");

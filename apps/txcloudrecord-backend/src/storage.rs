@@ -26,13 +26,6 @@ pub struct Storage {
     prefix: String,
 }
 
-/// A byte range of an object being read.
-#[derive(Debug)]
-pub struct Ranged {
-    /// The bytes.
-    pub body: ByteStream,
-}
-
 impl Storage {
     /// A client for these settings; keys go under `prefix`.
     pub fn new(settings: S3Settings, prefix: String) -> Self {
@@ -236,21 +229,15 @@ impl Storage {
         Ok(())
     }
 
-    /// Read `start..=end` (or to the end) of an object. `None` if it does not exist.
+    /// Bytes `first..=last` of an object. `None` if it does not exist.
     pub async fn read_range(
         &self,
         key: &str,
-        start: u64,
-        end: Option<u64>,
-    ) -> Result<Option<Ranged>, Error> {
-        let range = match end {
-            Some(e) => format!("bytes={start}-{e}"),
-            None => format!("bytes={start}-"),
-        };
-        Ok(self
-            .get(key, Some(range))
-            .await?
-            .map(|o| Ranged { body: o.body }))
+        first: u64,
+        last: u64,
+    ) -> Result<Option<ByteStream>, Error> {
+        let range = format!("bytes={first}-{last}");
+        Ok(self.get(key, Some(range)).await?.map(|o| o.body))
     }
 
     /// A URL that lets its holder PUT one object for `ttl`.
