@@ -142,10 +142,11 @@ fn storage(f: FileStorage, embedded_port: u16) -> anyhow::Result<Storage> {
         return Ok(Storage::Embedded(embedded_port));
     };
     let endpoint = env("AWS_ENDPOINT_URL").or(f.endpoint);
-    let path_style = match env("TXCR_S3_PATH_STYLE") {
-        Some(v) => matches!(v.as_str(), "1" | "true" | "yes"),
-        None => f.path_style.unwrap_or(endpoint.is_some()),
-    };
+    // Read as the local service reads it: anything but false/0/no is true.
+    let path_style = env("TXCR_S3_PATH_STYLE")
+        .map(|v| !matches!(v.to_ascii_lowercase().as_str(), "false" | "0" | "no"))
+        .or(f.path_style)
+        .unwrap_or(endpoint.is_some());
     let settings = S3Settings {
         path_style,
         endpoint,
