@@ -54,35 +54,11 @@ fn start_backend(
     Ok((local::Killed(child), port))
 }
 
-/// One HTTP request to the backend: (status, body).
-fn http(port: u16, method: &str, path: &str, body: &str) -> anyhow::Result<(u16, Vec<u8>)> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut out = Vec::new();
-    s.read_to_end(&mut out)?;
-    let split = out
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .context("no HTTP answer")?;
-    let head = String::from_utf8_lossy(&out[..split]);
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    Ok((status, out[split + 4..].to_vec()))
-}
-
 /// The query API, signed with the demo TicKey.
 fn query(port: u16, class: u64) -> anyhow::Result<Value> {
     let expire = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs() + 300;
     let sign = txcr_auth::query_sign(DEMO_TICKEY, expire);
-    let (_, body) = http(
+    let (_, body) = local::http(
         port,
         "POST",
         &format!("/paas/v1/localrecord/query?sdkappid={DEMO_APP}&sign={sign}&expire_time={expire}&random=1"),
@@ -189,7 +165,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let (hook_url, hooks) = receiver()?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     let admin = txcr_auth::gen_user_sig(DEMO_APP, DEMO_KEY, "administrator", 3600, now);
-    let (status, body) = http(
+    let (status, body) = local::http(
         backend_port,
         "POST",
         &format!("/v4/ilvb_edu/local_record?sdkappid={DEMO_APP}&identifier=administrator&usersig={admin}&random=1&contenttype=json"),
@@ -346,7 +322,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         .nth(3)
         .map(|p| format!("/{p}"))
         .unwrap_or_default();
-    let (status, mp4) = http(backend_port, "GET", &path, "")?;
+    let (status, mp4) = local::http(backend_port, "GET", &path, "")?;
     anyhow::ensure!(status == 200, "fetching the MP4 answered {status}");
     let mp4_path = out_dir.join(format!("class-{stamp}.mp4"));
     std::fs::write(&mp4_path, &mp4)?;

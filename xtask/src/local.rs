@@ -37,21 +37,36 @@ pub fn port_of(line: &str) -> anyhow::Result<u16> {
 /// POST one command as a native client; the `Response` object, or the
 /// envelope's error as an error.
 pub fn post(port: u16, cmd: &str, body: &str) -> anyhow::Result<Value> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    write!(
-        s,
-        "POST /localrecord/v1/{cmd} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut out = String::new();
-    s.read_to_string(&mut out)?;
-    let json = out.split_once("\r\n\r\n").map(|x| x.1).unwrap_or_default();
-    let v: Value =
-        serde_json::from_str(json).with_context(|| format!("{cmd}: bad answer {out:?}"))?;
+    let (_, answer) = http(port, "POST", &format!("/localrecord/v1/{cmd}"), body)?;
+    let v: Value = serde_json::from_slice(&answer)
+        .with_context(|| format!("{cmd}: bad answer {:?}", String::from_utf8_lossy(&answer)))?;
     if let Some(e) = v["Response"].get("Error") {
         bail!("{cmd} failed: {e}");
     }
     Ok(v["Response"].clone())
+}
+
+/// One HTTP/1.1 request to 127.0.0.1:`port`: (status, body).
+pub fn http(port: u16, method: &str, path: &str, body: &str) -> anyhow::Result<(u16, Vec<u8>)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out)?;
+    let split = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .context("no HTTP answer")?;
+    let head = String::from_utf8_lossy(&out[..split]);
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    Ok((status, out[split + 4..].to_vec()))
 }
 
 /// A moving test window of `w`x`h` (our `txcr-testwin`, release build) on
