@@ -13,10 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use txcr_slice_upload::{
-    Journal, Multipart, ObjectStore, S3Store, SliceRecord, SliceState, StoreError, TaskRecord,
-    UploadConfig, UploadQueue,
-};
+use txcr_slice_upload::{ObjectStore, S3Store, StoreError, UploadConfig, UploadQueue};
 
 /// Every third request refused before it reaches the server, every third one
 /// stored but its answer lost.
@@ -151,51 +148,18 @@ async fn a_multipart_upload_gone_while_down_starts_over_and_completes() {
     let dir = tempfile::tempdir().unwrap();
     let srv = server(&dir.path().join("s3"), 0).await;
     let port = srv.port;
-    let bytes = noise(11 << 20, 0x1234_5678_9abc_def1);
-    let path = dir.path().join("c_0001.flv");
-    std::fs::write(&path, &bytes).unwrap();
     // The journal remembers an upload with one part stored; the storage has
     // since aborted it (lifecycle rule, operator, expiry).
     let st = store(port, SK);
-    let key = "1400000000/7/7-100/0001.flv";
-    let upload_id = st.create_multipart(key).await.unwrap();
-    let part1 = bytes[..5 << 20].to_vec();
-    let etag1 = st
-        .upload_part(key, &upload_id, 1, part1.clone(), md5(&part1))
-        .await
-        .unwrap();
+    let (key, upload_id, bytes) =
+        died_after_part_one(dir.path(), &st, 11 << 20, 0x1234_5678_9abc_def1).await;
     st.client()
         .abort_multipart_upload()
         .bucket(BUCKET)
-        .key(key)
+        .key(&key)
         .upload_id(&upload_id)
         .send()
         .await
-        .unwrap();
-    let rec = TaskRecord {
-        meta: meta(dir.path()),
-        recording: false,
-        slices: vec![SliceRecord {
-            seq: 1,
-            path: path.clone(),
-            bytes: bytes.len() as u64,
-            start_ms: 0,
-            duration_ms: 300_000,
-            md5: hex(md5(&bytes)),
-            state: SliceState::Queued,
-            etag: None,
-            multipart: Some(Multipart {
-                upload_id,
-                part_size: 5 << 20,
-                parts: vec![(1, etag1)],
-            }),
-        }],
-        manifest_stored: false,
-        uploaded_at: None,
-    };
-    Journal::open(&dir.path().join("journal"))
-        .unwrap()
-        .save(&rec)
         .unwrap();
     let cfg = UploadConfig {
         multipart_threshold: 1 << 20,
@@ -206,6 +170,6 @@ async fn a_multipart_upload_gone_while_down_starts_over_and_completes() {
     let q = UploadQueue::start(&dir.path().join("journal"), store(port, SK), cfg).unwrap();
     let status = wait_state(&q, "uploaded", Duration::from_secs(30)).await;
     assert_eq!(status[0].state, "uploaded", "{status:?}");
-    assert_eq!(get(&st, key).await, bytes);
+    assert_eq!(get(&st, &key).await, bytes);
     srv.shutdown().await;
 }

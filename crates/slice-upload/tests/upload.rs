@@ -169,48 +169,13 @@ async fn refused_credentials_are_upload_failed_and_an_outage_only_delays() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_large_slice_goes_up_in_parts_and_resumes_where_it_stopped() {
-    use txcr_slice_upload::{Multipart, ObjectStore, SliceRecord, SliceState, TaskRecord};
     let dir = tempfile::tempdir().unwrap();
     let srv = server(&dir.path().join("s3"), 0).await;
-    // 12 MiB of noise: parts of 5 + 5 + 2 MiB.
-    let bytes = noise(12 << 20, 0x9e37_79b9_7f4a_7c15);
-    let path = dir.path().join("c_0001.flv");
-    std::fs::write(&path, &bytes).unwrap();
-
-    // A previous process started the upload, stored part 1, journaled it, died.
+    // A previous process started the upload of 12 MiB (parts of 5 + 5 + 2
+    // MiB), stored part 1, journaled it, died.
     let st = store(srv.port, SK);
-    let key = "1400000000/7/7-100/0001.flv";
-    let upload_id = st.create_multipart(key).await.unwrap();
-    let part1 = bytes[..5 << 20].to_vec();
-    let etag1 = st
-        .upload_part(key, &upload_id, 1, part1.clone(), md5(&part1))
-        .await
-        .unwrap();
-    let rec = TaskRecord {
-        meta: meta(dir.path()),
-        recording: false,
-        slices: vec![SliceRecord {
-            seq: 1,
-            path: path.clone(),
-            bytes: bytes.len() as u64,
-            start_ms: 0,
-            duration_ms: 300_000,
-            md5: hex(md5(&bytes)),
-            state: SliceState::Queued,
-            etag: None,
-            multipart: Some(Multipart {
-                upload_id: upload_id.clone(),
-                part_size: 5 << 20,
-                parts: vec![(1, etag1)],
-            }),
-        }],
-        manifest_stored: false,
-        uploaded_at: None,
-    };
-    Journal::open(&dir.path().join("journal"))
-        .unwrap()
-        .save(&rec)
-        .unwrap();
+    let (key, upload_id, bytes) =
+        died_after_part_one(dir.path(), &st, 12 << 20, 0x9e37_79b9_7f4a_7c15).await;
 
     let cfg = UploadConfig {
         multipart_threshold: 1 << 20,
@@ -220,14 +185,14 @@ async fn a_large_slice_goes_up_in_parts_and_resumes_where_it_stopped() {
     let q = UploadQueue::start(&dir.path().join("journal"), store(srv.port, SK), cfg).unwrap();
     let status = wait_for(&q, "uploaded", Duration::from_secs(30)).await;
     assert_eq!(status.state, "uploaded", "{status:?}");
-    assert_eq!(get(&st, key).await, bytes, "the object is the whole file");
+    assert_eq!(get(&st, &key).await, bytes, "the object is the whole file");
     // The interrupted upload was the one completed: had a second upload been
     // begun instead, the first would still hold the part stored before the crash.
     let old = st
         .client()
         .list_parts()
         .bucket(BUCKET)
-        .key(key)
+        .key(&key)
         .upload_id(&upload_id)
         .send()
         .await;

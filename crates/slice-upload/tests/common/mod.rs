@@ -6,7 +6,10 @@ use std::path::Path;
 
 use txcr_core::{MediaKind, Packet, VideoConfig};
 use txcr_mux::{FinishedSlice, SliceWriter};
-use txcr_slice_upload::{S3Settings, S3Store, TaskMeta};
+use txcr_slice_upload::{
+    Journal, Multipart, ObjectStore, S3Settings, S3Store, SliceRecord, SliceState, TaskMeta,
+    TaskRecord,
+};
 
 pub const AK: &str = "test-access";
 pub const SK: &str = "test-secret";
@@ -145,4 +148,51 @@ pub fn md5(b: &[u8]) -> [u8; 16] {
 
 pub fn hex(d: [u8; 16]) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A previous process's state: a `len`-byte slice (noise from `seed`) whose
+/// multipart upload was started with part 1 (5 MiB) stored and journaled under
+/// `<dir>/journal`, then the process died. Returns (key, upload id, bytes).
+pub async fn died_after_part_one(
+    dir: &Path,
+    st: &S3Store,
+    len: usize,
+    seed: u64,
+) -> (String, String, Vec<u8>) {
+    let bytes = noise(len, seed);
+    let path = dir.join("c_0001.flv");
+    std::fs::write(&path, &bytes).unwrap();
+    let key = "1400000000/7/7-100/0001.flv".to_owned();
+    let upload_id = st.create_multipart(&key).await.unwrap();
+    let part1 = bytes[..5 << 20].to_vec();
+    let etag1 = st
+        .upload_part(&key, &upload_id, 1, part1.clone(), md5(&part1))
+        .await
+        .unwrap();
+    let rec = TaskRecord {
+        meta: meta(dir),
+        recording: false,
+        slices: vec![SliceRecord {
+            seq: 1,
+            path,
+            bytes: bytes.len() as u64,
+            start_ms: 0,
+            duration_ms: 300_000,
+            md5: hex(md5(&bytes)),
+            state: SliceState::Queued,
+            etag: None,
+            multipart: Some(Multipart {
+                upload_id: upload_id.clone(),
+                part_size: 5 << 20,
+                parts: vec![(1, etag1)],
+            }),
+        }],
+        manifest_stored: false,
+        uploaded_at: None,
+    };
+    Journal::open(&dir.join("journal"))
+        .unwrap()
+        .save(&rec)
+        .unwrap();
+    (key, upload_id, bytes)
 }
