@@ -18,8 +18,8 @@
 //! (task, class, user, start time, and every slice's key, bytes, start,
 //! duration and MD5) written after the last slice is confirmed.
 //!
-//! Slices above `multipart_threshold` (64 MiB) go up in parts of `part_size`
-//! (for stores that upload in parts, [`ObjectStore::uploads_in_parts`])
+//! With a store that uploads in parts ([`ObjectStore::uploads_in_parts`]),
+//! slices above `multipart_threshold` (64 MiB) go up in parts of `part_size`
 //! (16 MiB); the upload id and every stored part's ETag are journaled as they
 //! happen, so after a restart the upload continues from the last stored part.
 //!
