@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 
-use crate::bench_capture::wait_rusage;
+use crate::bench::wait_rusage;
 use crate::{cargo, workspace_root};
 
 fn make_slices(dir: &Path, minutes: u64, slices: u64) -> anyhow::Result<Vec<PathBuf>> {

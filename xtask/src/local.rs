@@ -78,37 +78,47 @@ pub fn test_window(
     w: u32,
     h: u32,
 ) -> anyhow::Result<(Vec<Killed>, String, String)> {
-    use std::process::{Command, Stdio};
     let mut guards = Vec::new();
     let display = match display {
         Some(d) => d.to_owned(),
         None => {
-            let mut xvfb = Command::new("Xvfb")
-                .args([
-                    "-displayfd",
-                    "1",
-                    "-screen",
-                    "0",
-                    &format!("{w}x{h}x24"),
-                    "-nolisten",
-                    "tcp",
-                ])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .context("starting Xvfb (cargo xtask setup installs it)")?;
-            let d = format!(":{}", first_line(&mut xvfb)?);
-            guards.push(Killed(xvfb));
+            let (guard, d) = xvfb(w, h)?;
+            guards.push(guard);
             d
         }
     };
+    let (win, xid) = window(&display, w, h, &["--fps", "15"])?;
+    guards.push(win);
+    Ok((guards, display, xid))
+}
+
+/// A new Xvfb display of `w`x`h`: its guard and name.
+#[cfg(unix)]
+pub fn xvfb(w: u32, h: u32) -> anyhow::Result<(Killed, String)> {
+    use std::process::{Command, Stdio};
+    let mut xvfb = Command::new("Xvfb")
+        .args(["-displayfd", "1", "-screen", "0", &format!("{w}x{h}x24")])
+        .args(["-nolisten", "tcp"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting Xvfb (cargo xtask setup installs it)")?;
+    let d = format!(":{}", first_line(&mut xvfb)?);
+    Ok((Killed(xvfb), d))
+}
+
+/// A `txcr-testwin` of `w`x`h` at the top left of `display` with `extra`
+/// flags: its guard and window id.
+#[cfg(unix)]
+pub fn window(display: &str, w: u32, h: u32, extra: &[&str]) -> anyhow::Result<(Killed, String)> {
+    use std::process::{Command, Stdio};
     let mut win = Command::new(crate::workspace_root().join("target/release/txcr-testwin"))
-        .args(["--size", &format!("{w}x{h}"), "--fps", "15"])
-        .env("DISPLAY", &display)
+        .args(["--size", &format!("{w}x{h}")])
+        .args(extra)
+        .env("DISPLAY", display)
         .stdout(Stdio::piped())
         .spawn()
         .context("starting txcr-testwin")?;
     let xid = first_line(&mut win)?;
-    guards.push(Killed(win));
-    Ok((guards, display, xid))
+    Ok((Killed(win), xid))
 }

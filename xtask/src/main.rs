@@ -2,9 +2,11 @@
 //! build path of the libraries or apps.
 
 #[cfg(unix)]
-mod bench_capture;
+mod bench;
 #[cfg(unix)]
 mod bench_splice;
+#[cfg(unix)]
+mod criterion;
 mod demo;
 mod local;
 mod setup;
@@ -21,10 +23,14 @@ const USAGE: &str = "usage: cargo xtask <command>
           setup, build, run the backend and the service on embedded defaults, record a
           short class (a window of PROCESS, or a moving test window; Xvfb if no DISPLAY),
           splice it, wait for the callback, print the MP4 and a playback link
-  bench   run the criterion benchmarks
-  bench-capture [SECONDS]
-          record a moving 1920x1080 window at 15 and 30 fps with us and with
-          ffmpeg -f x11grab, and compare CPU, frames and memory (default 60 s)
+  bench [SECONDS] [--rounds N] [--only TEXT]
+          record the same moving window (720p15, 1080p15, 1080p30, with and without
+          sound; a slide deck) with us, ffmpeg -f x11grab and GStreamer ximagesrc, and
+          compare CPU, frames, memory, bitrate and PSNR (default 20 s a run); then
+          GetState latency under load while recording 1080p30
+  criterion [-- ARGS]
+          the criterion benchmarks of each stage (grab+convert, encode, mux, splice),
+          with Xvfb and a test window for the X11 grab
   bench-splice [MINUTES] [SLICES]
           splice a class of FLV slices (default 60 min in 12) with ours and with
           ffmpeg -f concat -c copy -movflags +faststart: time, CPU, memory";
@@ -36,13 +42,11 @@ fn main() -> anyhow::Result<()> {
         Some("test") => test(),
         Some("demo") => demo::run(&args[1..]),
         #[cfg(unix)]
-        Some("bench-capture") => bench_capture::run(&args[1..]),
+        Some("bench") => bench::run(&args[1..]),
         #[cfg(unix)]
         Some("bench-splice") => bench_splice::run(&args[1..]),
-        Some("bench") => {
-            setup::ensure()?;
-            cargo(&["bench", "-p", "txcr-benches"])
-        }
+        #[cfg(unix)]
+        Some("criterion") => criterion::run(&args[1..]),
         _ => {
             println!("{USAGE}");
             if args.is_empty() {

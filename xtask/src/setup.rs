@@ -30,6 +30,19 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ),
 ];
 
+/// What `cargo xtask bench` adds: the recorders we are compared with.
+pub const BENCH_PACKAGES: &[(&str, &str)] = &[
+    (
+        "gstreamer1.0-tools",
+        "gst-launch-1.0, a recorder the bench compares with",
+    ),
+    ("gstreamer1.0-plugins-base", "videoconvert, audioconvert"),
+    ("gstreamer1.0-plugins-good", "ximagesrc, flvmux"),
+    ("gstreamer1.0-plugins-ugly", "x264enc"),
+    ("gstreamer1.0-plugins-bad", "voaacenc"),
+    ("gstreamer1.0-pulseaudio", "pulsesrc"),
+];
+
 fn on_path(cmd: &str) -> bool {
     Command::new(cmd)
         .arg("--version")
@@ -60,9 +73,15 @@ fn is_root() -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
-/// Make sure every package is there: install what is missing when we can
-/// (root, or sudo without a password), otherwise say exactly what to run.
+/// Make sure every package the build and the tests need is there: install
+/// what is missing when we can (root, or sudo without a password), otherwise
+/// say exactly what to run.
 pub fn ensure() -> anyhow::Result<()> {
+    ensure_packages(PACKAGES)
+}
+
+/// As [`ensure`], for `packages`.
+pub fn ensure_packages(packages: &[(&str, &str)]) -> anyhow::Result<()> {
     if Command::new("dpkg-query")
         .arg("--version")
         .output()
@@ -71,7 +90,7 @@ pub fn ensure() -> anyhow::Result<()> {
         println!("==> not a Debian/Ubuntu system: make sure pkg-config, libx264 (dev), libclang and ffmpeg are installed");
         return Ok(());
     }
-    let missing: Vec<&str> = PACKAGES
+    let missing: Vec<&str> = packages
         .iter()
         .map(|(p, _)| *p)
         .filter(|p| !installed(p))
@@ -79,7 +98,7 @@ pub fn ensure() -> anyhow::Result<()> {
     if missing.is_empty() {
         println!(
             "==> system packages present: {}",
-            PACKAGES
+            packages
                 .iter()
                 .map(|(p, _)| *p)
                 .collect::<Vec<_>>()

@@ -54,6 +54,16 @@ pub struct Flags {
     /// Sound device to record (part of its name, or its cpal id)
     #[arg(long, env = "TXCR_AUDIO_DEVICE", global = true)]
     pub audio_device: Option<String>,
+    /// x264 preset (ultrafast … veryslow): CPU against quality at a bitrate.
+    #[arg(long, env = "TXCR_X264_PRESET", global = true)]
+    pub preset: Option<String>,
+    /// x264 tune (`zerolatency`, `stillimage`, … or `none`).
+    #[arg(long, env = "TXCR_X264_TUNE", global = true)]
+    pub tune: Option<String>,
+    /// Extra x264 options, `key=value:…` (default: the screen-content set,
+    /// `txcr_encode::SCREEN_PARAMS`; `none` for none).
+    #[arg(long, env = "TXCR_X264_PARAMS", global = true)]
+    pub x264_params: Option<String>,
     /// SdkAppId whose UserSigs are accepted
     #[arg(long, env = "TXCR_SDKAPPID", global = true)]
     pub sdkappid: Option<u64>,
@@ -182,6 +192,8 @@ struct File {
     allow_origins: Option<Vec<String>>,
     capture: Option<CaptureMode>,
     preset: Option<String>,
+    tune: Option<String>,
+    x264_params: Option<String>,
     screen_fallback: Option<bool>,
     audio_device: Option<String>,
     min_free_mb: Option<u64>,
@@ -189,6 +201,20 @@ struct File {
     upload: FileUpload,
     #[serde(default)]
     apps: Vec<FileApp>,
+}
+
+/// x264's tune unless configured: no look-ahead, no frame threads (slices
+/// instead), so memory stays small and the encoder keeps up frame by frame;
+/// `cargo xtask bench` measured it against the alternatives.
+pub const DEFAULT_TUNE: &str = "zerolatency";
+
+/// A configured value, the default when unset, nothing for `none`.
+fn none_or(v: Option<String>, default: &str) -> Option<String> {
+    match v {
+        Some(v) if v == "none" => None,
+        Some(v) => Some(v),
+        None => Some(default.into()),
+    }
 }
 
 /// The resolved settings.
@@ -206,6 +232,10 @@ pub struct Config {
     pub capture: CaptureMode,
     /// x264 preset.
     pub preset: String,
+    /// x264 tune; `None` for none.
+    pub tune: Option<String>,
+    /// Extra x264 options; `None` for none.
+    pub x264_params: Option<String>,
     /// Without a compositor, record the screen area of the window (what covers
     /// it included) instead of refusing with -10004.
     pub screen_fallback: bool,
@@ -276,13 +306,22 @@ impl Config {
             (None, None) => {}
             _ => anyhow::bail!("TXCR_SDKAPPID and TXCR_SECRET_KEY must be given together"),
         }
-        Ok(Self {
+        let cfg = Self {
             port: flags.port.or(file.port).unwrap_or(37604),
             data_dir,
             record_root,
             origins: OriginPolicy::new(&origins),
             capture: flags.capture.or(file.capture).unwrap_or(CaptureMode::Auto),
-            preset: file.preset.unwrap_or_else(|| "veryfast".into()),
+            preset: flags
+                .preset
+                .clone()
+                .or(file.preset)
+                .unwrap_or_else(|| "veryfast".into()),
+            tune: none_or(flags.tune.clone().or(file.tune), DEFAULT_TUNE),
+            x264_params: none_or(
+                flags.x264_params.clone().or(file.x264_params),
+                txcr_encode::SCREEN_PARAMS,
+            ),
             screen_fallback: file.screen_fallback.unwrap_or(false),
             audio_device: flags.audio_device.clone().or(file.audio_device),
             upload: upload_settings(file.upload)?,
@@ -291,6 +330,25 @@ impl Config {
                 .or(file.min_free_mb)
                 .unwrap_or(200),
             apps,
-        })
+        };
+        cfg.check_encoder()?;
+        Ok(cfg)
+    }
+
+    /// Refuse preset/tune/x264 options libx264 refuses now, not at the
+    /// first StartRecord.
+    fn check_encoder(&self) -> anyhow::Result<()> {
+        let mut s = txcr_encode::EncoderSettings::new(64, 64, 15, 300_000);
+        s.preset = self.preset.clone();
+        s.tune = self.tune.clone();
+        s.x264_params = self.x264_params.clone();
+        txcr_encode::X264Encoder::new(&s)
+            .map(drop)
+            .with_context(|| {
+                format!(
+                    "x264 settings: preset {:?}, tune {:?}, x264_params {:?}",
+                    self.preset, self.tune, self.x264_params
+                )
+            })
     }
 }

@@ -242,6 +242,8 @@ impl Service {
         let mut spec = RecordingSpec::new(dst.clone(), s.video_fps, s.slice_time);
         spec.bitrate = s.video_bps;
         spec.preset = self.cfg.preset.clone();
+        spec.tune = self.cfg.tune.clone();
+        spec.x264_params = self.cfg.x264_params.clone();
         spec.min_free_bytes = self.cfg.min_free_mb << 20;
         let audio = s.enable_audio.then(|| self.audio_source()).flatten();
         let upload = s.enable_upload.then(|| self.uploads.clone()).flatten();

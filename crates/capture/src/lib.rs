@@ -42,7 +42,7 @@ pub mod windows;
 #[cfg(target_os = "linux")]
 pub mod x11;
 
-pub use pattern::{decode_stamp, TestPattern, STAMP_BITS, STAMP_CELL};
+pub use pattern::{decode_stamp, Scene, TestPattern, STAMP_BITS, STAMP_CELL};
 pub use region::Region;
 
 use txcr_core::VideoFrame;

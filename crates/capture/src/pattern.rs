@@ -11,10 +11,85 @@ pub const STAMP_BITS: u32 = 31;
 /// and the frame's timestamp in milliseconds written as a row of black/white
 /// cells (most significant bit first) along the top, so a decoded frame tells
 /// which moment it shows. The region selects part of this virtual window.
+///
+/// The [`Scene::Document`] and [`Scene::Slides`] variants are grey only (so
+/// their luma is the same under any RGB→YUV matrix, which lets a benchmark
+/// compare decoded pictures with [`TestPattern::grab`]'s output whatever
+/// encoder made them): grey bars in the upper half and lines of text-like
+/// blocks in the lower half, scrolling up 60 px/s (`Document`) or jumping to
+/// the next page every 5 s (`Slides`, static in between).
 #[derive(Debug)]
 pub struct TestPattern {
     region: Region,
     background: Vec<u8>,
+    scene: Scene,
+    /// Scene pages: lines of text-like blocks, `page_rows` rows, region width.
+    page: Vec<u8>,
+    page_rows: u32,
+}
+
+/// What a [`TestPattern`] shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scene {
+    /// Colour bars (the default; tests check colours with it).
+    #[default]
+    Bars,
+    /// Grey; text scrolling continuously (someone reading down a document).
+    Document,
+    /// Grey; a page of text that changes every five seconds (a slide deck).
+    Slides,
+}
+
+impl std::str::FromStr for Scene {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "bars" => Ok(Self::Bars),
+            "document" => Ok(Self::Document),
+            "slides" => Ok(Self::Slides),
+            _ => Err(format!("unknown scene {s:?} (bars, document, slides)")),
+        }
+    }
+}
+
+/// Pixels per second a [`Scene::Document`] scrolls.
+const SCROLL_PX_PER_S: u64 = 60;
+/// Milliseconds a [`Scene::Slides`] page stays.
+const SLIDE_MS: u64 = 5000;
+const LINE: u32 = 24;
+const GLYPH: u32 = 10;
+
+/// One page of "text": rows of dark glyph-like blocks (with holes, so they
+/// have edges inside) on white, in words separated by spaces, ragged right.
+fn text_page(width: u32, rows: u32) -> Vec<u8> {
+    let mut page = vec![235u8; width as usize * rows as usize * 4];
+    let hash = |a: u32, b: u32| {
+        let mut x = a.wrapping_mul(0x9E37_79B1) ^ b.wrapping_mul(0x85EB_CA77);
+        x ^= x >> 15;
+        x = x.wrapping_mul(0x2C1B_3C6D);
+        x ^ (x >> 12)
+    };
+    for line in 0..rows / LINE {
+        let len = width * (60 + hash(line, 7) % 40) / 100;
+        for g in 0..len / GLYPH {
+            let h = hash(line, g);
+            if h % 6 == 0 {
+                continue; // a space between words
+            }
+            let shade = 20 + (h >> 8) as u8 % 60;
+            for y in 0..12 {
+                let row = (line * LINE + 6 + y) as usize;
+                for x in 1..GLYPH - 1 {
+                    // A 3x4 bitmap per glyph from the hash: strokes with gaps.
+                    if (h >> ((y / 4) * 3 + (x / 3).min(2))) & 1 == 1 {
+                        let px = (row * width as usize + (g * GLYPH + x) as usize) * 4;
+                        page[px..px + 3].fill(shade);
+                    }
+                }
+            }
+        }
+    }
+    page
 }
 
 const BARS: [[u8; 4]; 8] = [
@@ -31,15 +106,49 @@ const BARS: [[u8; 4]; 8] = [
 impl TestPattern {
     /// A virtual window of `win_w`×`win_h` pixels, recorded through `region`.
     pub fn new(win_w: u32, win_h: u32, region: Region) -> Result<Self, CaptureError> {
+        Self::with_scene(win_w, win_h, region, Scene::Bars)
+    }
+
+    /// As [`new`](Self::new), showing `scene`.
+    pub fn with_scene(
+        win_w: u32,
+        win_h: u32,
+        region: Region,
+        scene: Scene,
+    ) -> Result<Self, CaptureError> {
         let region = region.resolve(win_w, win_h)?;
         let mut row = Vec::with_capacity(region.width as usize * 4);
         for x in region.x..region.x + region.width {
-            row.extend_from_slice(&BARS[(x * 8 / win_w) as usize]);
+            let bar = (x * 8 / win_w) as usize;
+            match scene {
+                Scene::Bars => row.extend_from_slice(&BARS[bar]),
+                _ => row.extend_from_slice(&[(255 - bar * 32) as u8; 4]),
+            }
         }
+        let page_rows = if scene == Scene::Bars {
+            0
+        } else {
+            // Two screens of text, whole lines, so scrolling wraps seamlessly.
+            (region.height.max(LINE) * 2).div_ceil(LINE) * LINE
+        };
         Ok(Self {
             region,
             background: row,
+            scene,
+            page: text_page(region.width, page_rows),
+            page_rows,
         })
+    }
+
+    /// The first page row shown at `ms` in the lower half.
+    fn page_offset(&self, ms: u64) -> u32 {
+        let rows = u64::from(self.page_rows.max(1));
+        let off = match self.scene {
+            Scene::Bars => 0,
+            Scene::Document => ms * SCROLL_PX_PER_S / 1000,
+            Scene::Slides => (ms / SLIDE_MS) * u64::from(self.region.height / 2),
+        };
+        (off % rows) as u32
     }
 }
 
@@ -51,12 +160,26 @@ impl FrameSource for TestPattern {
     fn grab(&mut self, frame: &mut VideoFrame) -> Result<(), CaptureError> {
         let (w, h) = self.size();
         let ms = frame.pts.as_millis() as u64;
-        for y in 0..h {
+        let text_from = if self.scene == Scene::Bars { h } else { h / 2 };
+        for y in 0..text_from {
             frame.row_mut(y).copy_from_slice(&self.background);
+        }
+        let off = self.page_offset(ms);
+        let stride = w as usize * 4;
+        for y in text_from..h {
+            let r = ((y - text_from + off) % self.page_rows.max(1)) as usize;
+            frame
+                .row_mut(y)
+                .copy_from_slice(&self.page[r * stride..(r + 1) * stride]);
         }
         // The sweeping bar: 8 px wide, crosses the picture once per second.
         let bar_x = ((ms % 1000) * u64::from(w.saturating_sub(8)) / 1000) as usize;
-        for y in h / 2..h {
+        let bar_rows = if self.scene == Scene::Slides {
+            0
+        } else {
+            h / 2
+        };
+        for y in h - bar_rows..h {
             let row = frame.row_mut(y);
             row[bar_x * 4..(bar_x + 8) * 4].fill(128);
         }
@@ -102,6 +225,36 @@ mod tests {
         // Luma of black/white BGRA is just the blue byte here.
         let luma: Vec<u8> = f.data.chunks_exact(4).map(|px| px[0]).collect();
         assert_eq!(decode_stamp(&luma, 640), Some(123_456));
+    }
+
+    #[test]
+    fn grey_scenes_are_grey_and_move_as_documented() {
+        let at = |scene, ms| {
+            let mut p = TestPattern::with_scene(320, 240, Region::default(), scene).unwrap();
+            let mut f = VideoFrame::new(320, 240);
+            f.pts = Duration::from_millis(ms);
+            p.grab(&mut f).unwrap();
+            f.data
+        };
+        let doc = at(Scene::Document, 1000);
+        assert!(doc
+            .chunks_exact(4)
+            .all(|px| px[0] == px[1] && px[1] == px[2]));
+        // Document: the text 60 px further up one second later.
+        let later = at(Scene::Document, 2000);
+        let row = |d: &[u8], y: usize| d[y * 1280..(y + 1) * 1280].to_vec();
+        let text: Vec<u8> = row(&doc, 190).iter().step_by(4).copied().collect();
+        assert!(text.iter().any(|&v| v < 100), "text rows have dark glyphs");
+        // (the sweeping bar moves too, so compare left of it)
+        assert_eq!(row(&later, 130)[..400], row(&doc, 190)[..400]);
+        // Slides: the lower half stays for five seconds, then changes.
+        let (a, b, c) = (
+            at(Scene::Slides, 0),
+            at(Scene::Slides, 4900),
+            at(Scene::Slides, 5000),
+        );
+        assert_eq!(a[16 * 1280..], b[16 * 1280..]);
+        assert_ne!(b[120 * 1280..], c[120 * 1280..]);
     }
 
     #[test]

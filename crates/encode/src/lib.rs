@@ -36,9 +36,11 @@ mod settings;
 mod x264;
 
 pub use aac::{AacEncoder, AudioEncoder};
-pub use convert::{I420Converter, I420Frame};
-pub use settings::{auto_bitrate, EncoderSettings};
+pub use convert::{convert_into, I420Converter, I420Frame};
+pub use settings::{auto_bitrate, EncoderSettings, SCREEN_PARAMS};
 pub use x264::X264Encoder;
+
+use std::time::Duration;
 
 use txcr_core::{Packet, VideoConfig, VideoFrame};
 
@@ -47,11 +49,22 @@ pub trait VideoEncoder: Send {
     /// The stream's parameters and parameter sets, known once the encoder is open.
     fn config(&self) -> &VideoConfig;
 
-    /// Encode one frame, appending any packets that are ready to `out`.
-    /// `force_keyframe` makes this frame an IDR (used at slice cuts).
+    /// Encode one BGRA frame (converted first), appending any packets that
+    /// are ready to `out`. `force_keyframe` makes this frame an IDR (used at
+    /// slice cuts).
     fn encode(
         &mut self,
         frame: &VideoFrame,
+        force_keyframe: bool,
+        out: &mut Vec<Packet>,
+    ) -> Result<(), EncodeError>;
+
+    /// As [`encode`](Self::encode), for a picture already in I420 (the
+    /// recorder converts on its capture thread, beside the encoder's).
+    fn encode_i420(
+        &mut self,
+        pic: &I420Frame,
+        pts: Duration,
         force_keyframe: bool,
         out: &mut Vec<Packet>,
     ) -> Result<(), EncodeError>;

@@ -4,18 +4,20 @@ use std::ffi::CString;
 use std::mem::MaybeUninit;
 use std::os::raw::c_int;
 use std::ptr;
+use std::time::Duration;
 
 use txcr_core::{MediaKind, Packet, VideoConfig, VideoFrame};
 use x264_sys as sys;
 
-use crate::{EncodeError, EncoderSettings, I420Converter, VideoEncoder};
+use crate::{EncodeError, EncoderSettings, I420Converter, I420Frame, VideoEncoder};
 
 /// H.264 encoder on libx264: ABR with VBV, no B-frames (so decode order is
 /// presentation order and FLV composition offsets stay zero), AVCC output
 /// (length-prefixed NAL units), parameter sets out of band, BT.709 VUI.
 pub struct X264Encoder {
     enc: *mut sys::x264_t,
-    converter: I420Converter,
+    /// For BGRA input only; made on first use.
+    converter: Option<I420Converter>,
     config: VideoConfig,
     last_pts: Option<i64>,
 }
@@ -89,6 +91,13 @@ fn params(s: &EncoderSettings) -> Result<sys::x264_param_t, EncodeError> {
     p.b_vfr_input = 1;
     p.i_timebase_num = 1;
     p.i_timebase_den = 1000;
+    parse(&mut p, "threads", &s.threads.to_string())?;
+    for kv in s.x264_params.iter().flat_map(|p| p.split(':')) {
+        let (name, value) = kv.split_once('=').unwrap_or((kv, "1"));
+        if !name.is_empty() {
+            parse(&mut p, name.trim(), value.trim())?;
+        }
+    }
     let kbps = (s.bitrate / 1000).max(1).to_string();
     for (name, value) in [
         ("fps", s.fps.to_string()),
@@ -103,7 +112,6 @@ fn params(s: &EncoderSettings) -> Result<sys::x264_param_t, EncodeError> {
         ("transfer", "bt709".into()),
         ("colormatrix", "bt709".into()),
         ("fullrange", "off".into()),
-        ("threads", s.threads.to_string()),
     ] {
         parse(&mut p, name, &value)?;
     }
@@ -152,7 +160,7 @@ impl X264Encoder {
         let (width, height) = settings.coded_size();
         let mut me = Self {
             enc,
-            converter: I420Converter::new(width, height),
+            converter: None,
             config: VideoConfig {
                 width,
                 height,
@@ -255,14 +263,40 @@ impl VideoEncoder for X264Encoder {
         force_keyframe: bool,
         out: &mut Vec<Packet>,
     ) -> Result<(), EncodeError> {
+        let (w, h) = (self.config.width, self.config.height);
+        let mut conv = self
+            .converter
+            .take()
+            .unwrap_or_else(|| I420Converter::new(w, h));
+        let r = conv
+            .convert(frame)
+            .and_then(|pic| self.encode_i420(pic, frame.pts, force_keyframe, out));
+        self.converter = Some(conv);
+        r
+    }
+
+    fn encode_i420(
+        &mut self,
+        i420: &I420Frame,
+        pts: Duration,
+        force_keyframe: bool,
+        out: &mut Vec<Packet>,
+    ) -> Result<(), EncodeError> {
+        if (i420.width, i420.height) != (self.config.width, self.config.height) {
+            return Err(EncodeError::FrameSize {
+                got_w: i420.width,
+                got_h: i420.height,
+                want_w: self.config.width,
+                want_h: self.config.height,
+            });
+        }
         // x264 needs strictly increasing timestamps; the capture clock gives
         // them, but never let a clock hiccup reach the encoder.
-        let mut pts = frame.pts.as_millis() as i64;
+        let mut pts = pts.as_millis() as i64;
         if let Some(last) = self.last_pts {
             pts = pts.max(last + 1);
         }
         self.last_pts = Some(pts);
-        let i420 = self.converter.convert(frame)?;
         let mut pic = MaybeUninit::<sys::x264_picture_t>::uninit();
         // SAFETY: x264_picture_init writes every field.
         unsafe { sys::x264_picture_init(pic.as_mut_ptr()) };
@@ -340,6 +374,23 @@ mod tests {
         let p = &out[5];
         let len = u32::from_be_bytes([p.data[0], p.data[1], p.data[2], p.data[3]]) as usize;
         assert!(len + 4 <= p.data.len());
+    }
+
+    #[test]
+    fn extra_params_apply_and_bad_ones_are_refused() {
+        let mut s = EncoderSettings::new(160, 120, 15, 400_000);
+        s.tune = Some("zerolatency".into());
+        s.x264_params = Some(crate::SCREEN_PARAMS.into());
+        let mut enc = X264Encoder::new(&s).unwrap();
+        let mut out = Vec::new();
+        enc.encode(&frame(160, 120, 0), false, &mut out).unwrap();
+        enc.flush(&mut out).unwrap();
+        assert_eq!(out.len(), 1);
+        s.x264_params = Some("me=nonsense".into());
+        assert!(matches!(
+            X264Encoder::new(&s),
+            Err(EncodeError::InvalidSetting { .. })
+        ));
     }
 
     #[test]

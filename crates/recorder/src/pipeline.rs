@@ -9,7 +9,8 @@ use txcr_capture::audio::{AudioSource, BlockSink};
 use txcr_capture::FrameSource;
 use txcr_core::{Packet, Timeline, VideoFrame};
 use txcr_encode::{
-    auto_bitrate, AacEncoder, AudioEncoder, EncoderSettings, VideoEncoder, X264Encoder,
+    auto_bitrate, convert_into, AacEncoder, AudioEncoder, EncoderSettings, I420Frame, VideoEncoder,
+    X264Encoder,
 };
 use txcr_mux::{CutPlanner, FinishedSlice, Interleaver, SliceWriter};
 
@@ -20,7 +21,9 @@ use crate::RecordError;
 const INTERLEAVE_WAIT_MS: u64 = 1000;
 
 /// Frames in flight between capture and encode. Two: one being encoded, one
-/// waiting; a third would only add latency and memory.
+/// waiting; a third would only add latency and memory. They travel as I420
+/// (converted on the capture thread, so conversion and encoding run side by
+/// side, and a 1080p frame in flight is 3 MB, not the 8 MB of BGRA).
 const QUEUE: usize = 2;
 
 /// Called on the encode thread with each slice once it is complete on disk
@@ -47,6 +50,10 @@ pub struct RecordingSpec {
     pub slice_secs: u32,
     /// x264 preset.
     pub preset: String,
+    /// x264 tune, if any.
+    pub tune: Option<String>,
+    /// Extra x264 options (`key=value:…`), if any.
+    pub x264_params: Option<String>,
     /// Told about every finished slice.
     pub on_slice: Option<SliceHook>,
     /// Stop cleanly when the recording disk has less free space than this
@@ -63,6 +70,8 @@ impl RecordingSpec {
             bitrate: None,
             slice_secs,
             preset: "veryfast".into(),
+            tune: None,
+            x264_params: None,
             on_slice: None,
             min_free_bytes: 0,
         }
@@ -168,6 +177,8 @@ impl Recording {
         let bitrate = spec.bitrate.unwrap_or_else(|| auto_bitrate(w, h, fps));
         let mut settings = EncoderSettings::new(w, h, fps, bitrate);
         settings.preset = spec.preset.clone();
+        settings.tune = spec.tune.clone();
+        settings.x264_params = spec.x264_params.clone();
         let encoder = X264Encoder::new(&settings)?;
         let disk = DiskGuard::new(&spec.dst, spec.min_free_bytes);
         disk.check()?;
@@ -222,8 +233,8 @@ impl Recording {
             }
             None => None,
         };
-        let (tx, rx) = mpsc::sync_channel::<VideoFrame>(QUEUE);
-        let (back_tx, back_rx) = mpsc::channel::<VideoFrame>();
+        let (tx, rx) = mpsc::sync_channel::<I420Frame>(QUEUE);
+        let (back_tx, back_rx) = mpsc::channel::<I420Frame>();
         let slice_ms = u64::from(spec.slice_secs) * 1000;
         let s = shared.clone();
         let encode = spawn(
@@ -326,18 +337,21 @@ impl Drop for Recording {
     }
 }
 
-/// Grab frames on a steady clock until stopped; hand them over without ever
-/// waiting for the encoder.
+/// Grab and convert frames on a steady clock until stopped; hand them over
+/// without ever waiting for the encoder.
 fn capture_loop(
     sh: &Shared,
     mut source: Box<dyn FrameSource>,
     interval: Duration,
-    tx: SyncSender<VideoFrame>,
-    recycled: Receiver<VideoFrame>,
+    tx: SyncSender<I420Frame>,
+    recycled: Receiver<I420Frame>,
 ) {
     let (w, h) = source.size();
-    // QUEUE in the channel, one in the encoder, one being grabbed.
-    let mut spare: Vec<VideoFrame> = (0..QUEUE + 2).map(|_| VideoFrame::new(w, h)).collect();
+    // One BGRA picture, grabbed into again and again (a source that cannot
+    // grab, e.g. a minimised window, leaves the last picture in it).
+    let mut grabbed = VideoFrame::new(w, h);
+    // QUEUE in the channel, one in the encoder, one being converted.
+    let mut spare: Vec<I420Frame> = (0..QUEUE + 2).map(|_| I420Frame::new(w, h)).collect();
     let mut next = Instant::now();
     let mut was_paused = false;
     loop {
@@ -374,8 +388,12 @@ fn capture_loop(
         spare.extend(recycled.try_iter());
         match spare.pop() {
             Some(mut frame) => {
-                frame.pts = pts;
-                if let Err(e) = source.grab(&mut frame) {
+                grabbed.pts = pts;
+                if let Err(e) = source.grab(&mut grabbed) {
+                    sh.fail(format!("capture: {e}"));
+                    return;
+                }
+                if let Err(e) = convert_into(&grabbed, &mut frame) {
                     sh.fail(format!("capture: {e}"));
                     return;
                 }
@@ -436,9 +454,9 @@ struct EncodeStage {
     writer: SliceWriter,
     slice_ms: u64,
     /// Captured frames in.
-    frames: Receiver<VideoFrame>,
+    frames: Receiver<I420Frame>,
     /// Frame buffers back to the capture thread.
-    recycle: mpsc::Sender<VideoFrame>,
+    recycle: mpsc::Sender<I420Frame>,
     /// AAC packets from the audio thread, when there is sound.
     audio: Option<Receiver<Packet>>,
     disk: DiskGuard,
@@ -493,7 +511,7 @@ fn encode_loop(sh: &Shared, stage: EncodeStage) {
                 next_disk_check = frame.pts + Duration::from_secs(1);
             }
             let force = planner.force_keyframe(frame.pts.as_millis() as u64);
-            let r = enc.encode(&frame, force, &mut packets);
+            let r = enc.encode_i420(&frame, frame.pts, force, &mut packets);
             let _ = back.send(frame);
             r?;
             packets.drain(..).for_each(|p| il.push(p));

@@ -1,7 +1,7 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use txcr_capture::{FrameSource, Region, TestPattern};
+use txcr_capture::{FrameSource, Region, Scene, TestPattern};
 use txcr_core::VideoFrame;
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{
@@ -18,6 +18,8 @@ struct Args {
     solid: Option<[u8; 4]>,
     title: String,
     fps: u32,
+    scene: Scene,
+    compare: Option<String>,
 }
 
 fn parse(args: Vec<String>) -> Result<Args, Error> {
@@ -27,6 +29,8 @@ fn parse(args: Vec<String>) -> Result<Args, Error> {
         solid: None,
         title: "txcr-testwin".into(),
         fps: 30,
+        scene: Scene::Bars,
+        compare: None,
     };
     let mut it = args.into_iter();
     while let Some(flag) = it.next() {
@@ -51,6 +55,8 @@ fn parse(args: Vec<String>) -> Result<Args, Error> {
             }
             "--title" => a.title = v,
             "--fps" => a.fps = v.parse::<u32>()?.clamp(1, 120),
+            "--scene" => a.scene = v.parse()?,
+            "--compare" => a.compare = Some(v),
             other => return Err(format!("unknown flag {other}").into()),
         }
     }
@@ -59,6 +65,10 @@ fn parse(args: Vec<String>) -> Result<Args, Error> {
 
 pub fn run(args: Vec<String>) -> Result<(), Error> {
     let args = parse(args)?;
+    if let Some(file) = &args.compare {
+        let size = (u32::from(args.size.0), u32::from(args.size.1));
+        return crate::compare::run(file, size, args.scene);
+    }
     let (conn, screen_num) = x11rb::connect(None)?;
     let screen = &conn.setup().roots[screen_num];
     let win = conn.generate_id()?;
@@ -99,8 +109,13 @@ pub fn run(args: Vec<String>) -> Result<(), Error> {
 
     let start = Instant::now();
     let (mut w, mut h) = (u32::from(args.size.0), u32::from(args.size.1));
-    let mut pattern = TestPattern::new(w, h, Region::default())?;
+    let mut pattern = TestPattern::with_scene(w, h, Region::default(), args.scene)?;
     let mut frame = VideoFrame::new(w, h);
+    // Painted in bands into a pixmap, then copied to the window in one
+    // request: the X server runs requests one at a time, so a grab sees a
+    // whole frame, never the top of one and the bottom of the last.
+    let mut pixmap = conn.generate_id()?;
+    conn.create_pixmap(24, pixmap, win, w as u16, h as u16)?;
     loop {
         while let Some(ev) = conn.poll_for_event()? {
             match ev {
@@ -109,8 +124,11 @@ pub fn run(args: Vec<String>) -> Result<(), Error> {
                     if (u32::from(e.width), u32::from(e.height)) != (w, h) =>
                 {
                     (w, h) = (u32::from(e.width).max(16), u32::from(e.height).max(16));
-                    pattern = TestPattern::new(w, h, Region::default())?;
+                    pattern = TestPattern::with_scene(w, h, Region::default(), args.scene)?;
                     frame = VideoFrame::new(w, h);
+                    conn.free_pixmap(pixmap)?;
+                    pixmap = conn.generate_id()?;
+                    conn.create_pixmap(24, pixmap, win, w as u16, h as u16)?;
                 }
                 _ => {}
             }
@@ -133,7 +151,7 @@ pub fn run(args: Vec<String>) -> Result<(), Error> {
             let bytes = &frame.data[(y * w * 4) as usize..((y + rows) * w * 4) as usize];
             conn.put_image(
                 ImageFormat::Z_PIXMAP,
-                win,
+                pixmap,
                 gc,
                 w as u16,
                 rows as u16,
@@ -145,6 +163,7 @@ pub fn run(args: Vec<String>) -> Result<(), Error> {
             )?;
             y += rows;
         }
+        conn.copy_area(pixmap, win, gc, 0, 0, 0, 0, w as u16, h as u16)?;
         conn.sync()?;
         std::thread::sleep(Duration::from_millis(u64::from(1000 / args.fps)));
     }

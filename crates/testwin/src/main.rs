@@ -6,13 +6,17 @@
 //! black/white 16 px cells along the top, readable with
 //! `txcr_capture::decode_stamp`) about 30 times per second, following resizes.
 //! With `--solid RRGGBB` it paints one colour instead (a window to cover
-//! another with). It prints its window id (decimal) on stdout, sets
+//! another with); with `--scene document|slides` the grey scenes of
+//! `txcr_capture::Scene` (for benchmarks). Frames are painted into a pixmap
+//! and copied to the window whole. It prints its window id (decimal) on stdout, sets
 //! `_NET_WM_PID`, and exits when its window is destroyed or on SIGTERM.
 //!
-//! `txcr-testwin [--size WxH] [--pos X,Y] [--solid RRGGBB] [--title T] [--fps N]`
+//! `txcr-testwin [--size WxH] [--pos X,Y] [--solid RRGGBB] [--title T] [--fps N] [--scene S]`
 
 #[cfg(target_os = "linux")]
 mod app;
+#[cfg(target_os = "linux")]
+mod compare;
 
 #[cfg(target_os = "linux")]
 fn main() {
