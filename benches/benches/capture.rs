@@ -2,7 +2,8 @@
 //! synthetic pattern's grab (a baseline: one write pass), BGRA→I420, and, when
 //! `TXCR_BENCH_WINDOW` names a window on `$DISPLAY` (`cargo xtask criterion`
 //! starts Xvfb and a test window for this), a real X11 grab (Composite + SHM)
-//! alone and with the conversion.
+//! copied into a frame, copied and converted (before), and converted straight
+//! from the shared-memory image (after; what the recorder does).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)] // bench harness
 
 use std::time::Duration;
@@ -10,7 +11,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use txcr_capture::{FrameSource, Region, Scene, TestPattern};
 use txcr_core::VideoFrame;
-use txcr_encode::I420Converter;
+use txcr_encode::{convert_into, I420Converter, I420Frame};
 
 const W: u32 = 1920;
 const H: u32 = 1080;
@@ -57,11 +58,20 @@ fn x11(
     )
     .expect("open the bench window");
     assert_eq!(src.size(), (W, H), "the bench window must be 1920x1080");
-    g.bench_function("x11_shm_grab", |b| b.iter(|| src.grab(frame).unwrap()));
-    g.bench_function("x11_shm_grab_convert", |b| {
+    // Before: the SHM image copied into a BGRA frame, then converted.
+    g.bench_function("x11_shm_grab_copy", |b| b.iter(|| src.grab(frame).unwrap()));
+    g.bench_function("x11_shm_grab_copy_convert", |b| {
         b.iter(|| {
             src.grab(frame).unwrap();
             conv.convert(frame).unwrap().y[0]
+        })
+    });
+    // After (what the recorder does): converted straight from the SHM image.
+    let mut pic = I420Frame::new(W, H);
+    g.bench_function("x11_shm_lend_convert", |b| {
+        b.iter(|| {
+            src.grab_view(frame, &mut |view| convert_into(view, &mut pic).unwrap())
+                .unwrap()
         })
     });
 }

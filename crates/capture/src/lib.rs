@@ -23,7 +23,7 @@
 //!
 //! ```
 //! use txcr_capture::{FrameSource, Region, TestPattern};
-//! use txcr_core::VideoFrame;
+//! use txcr_core::{FrameRef, VideoFrame};
 //! use std::time::Duration;
 //!
 //! let mut src = TestPattern::new(640, 360, Region::default())?;
@@ -45,7 +45,7 @@ pub mod x11;
 pub use pattern::{decode_stamp, Scene, TestPattern, STAMP_BITS, STAMP_CELL};
 pub use region::Region;
 
-use txcr_core::VideoFrame;
+use txcr_core::{FrameRef, VideoFrame};
 
 /// The capture stage: something whose current picture can be grabbed.
 pub trait FrameSource: Send {
@@ -55,6 +55,21 @@ pub trait FrameSource: Send {
     /// Fill `frame` (already `size()`d) with the current picture. `frame.pts` is
     /// set by the caller before the call, so synthetic sources can draw it.
     fn grab(&mut self, frame: &mut VideoFrame) -> Result<(), CaptureError>;
+
+    /// Grab the current picture and lend it to `use_it`, without copying it
+    /// first where the source can (X11 lends its shared-memory image). Returns
+    /// `false`, without calling `use_it`, when there is no new picture (a
+    /// minimised window): the caller keeps showing what it has. The default
+    /// grabs into `scratch` (`size()`d, `pts` set) and lends that.
+    fn grab_view(
+        &mut self,
+        scratch: &mut VideoFrame,
+        use_it: &mut dyn FnMut(FrameRef<'_>),
+    ) -> Result<bool, CaptureError> {
+        self.grab(scratch)?;
+        use_it(scratch.view());
+        Ok(true)
+    }
 }
 
 /// Why capture failed.

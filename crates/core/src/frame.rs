@@ -35,10 +35,34 @@ impl VideoFrame {
         &self.data[start..start + self.width as usize * 4]
     }
 
+    /// The picture, borrowed.
+    pub fn view(&self) -> FrameRef<'_> {
+        FrameRef {
+            width: self.width,
+            height: self.height,
+            stride: self.stride,
+            data: &self.data,
+        }
+    }
+
     /// Mutable bytes of row `y`.
     pub fn row_mut(&mut self, y: u32) -> &mut [u8] {
         let start = y as usize * self.stride;
         let len = self.width as usize * 4;
         &mut self.data[start..start + len]
     }
+}
+
+/// A borrowed BGRA picture: what a capture backend can lend without copying
+/// it first (X11: its shared-memory image).
+#[derive(Debug, Clone, Copy)]
+pub struct FrameRef<'a> {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Bytes from one row to the next (at least `width * 4`).
+    pub stride: usize,
+    /// At least `stride * (height - 1) + width * 4` bytes of BGRA pixels.
+    pub data: &'a [u8],
 }

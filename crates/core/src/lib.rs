@@ -27,6 +27,6 @@ mod packet;
 mod timeline;
 
 pub use audio_clock::AudioClock;
-pub use frame::VideoFrame;
+pub use frame::{FrameRef, VideoFrame};
 pub use packet::{AudioConfig, MediaKind, Packet, VideoConfig};
 pub use timeline::Timeline;

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use txcr_core::VideoFrame;
+use txcr_core::{FrameRef, VideoFrame};
 use yuv::{
     bgra_to_yuv420, BufferStoreMut, YuvConversionMode, YuvPlanarImageMut, YuvRange,
     YuvStandardMatrix,
@@ -57,14 +57,15 @@ impl I420Converter {
 
     /// Convert the top-left `width`×`height` of `frame`, which may be larger.
     pub fn convert(&mut self, frame: &VideoFrame) -> Result<&I420Frame, EncodeError> {
-        convert_into(frame, &mut self.out)?;
+        convert_into(frame.view(), &mut self.out)?;
+        self.out.pts = frame.pts;
         Ok(&self.out)
     }
 }
 
-/// Convert the top-left of `frame` into `out` (its size says how much), with
-/// the frame's timestamp: for callers that keep their own pool of pictures.
-pub fn convert_into(frame: &VideoFrame, out: &mut I420Frame) -> Result<(), EncodeError> {
+/// Convert the top-left of `frame` into `out` (its size says how much; its
+/// `pts` is left alone): for callers that keep their own pool of pictures.
+pub fn convert_into(frame: FrameRef<'_>, out: &mut I420Frame) -> Result<(), EncodeError> {
     let (w, h) = (out.width, out.height);
     let needed = frame.stride * (frame.height as usize).saturating_sub(1) + w as usize * 4;
     if frame.width < w || frame.height < h || frame.data.len() < needed {
@@ -75,7 +76,6 @@ pub fn convert_into(frame: &VideoFrame, out: &mut I420Frame) -> Result<(), Encod
             want_h: h,
         });
     }
-    out.pts = frame.pts;
     let mut planar = YuvPlanarImageMut {
         y_plane: BufferStoreMut::Borrowed(&mut out.y),
         y_stride: w,
@@ -88,7 +88,7 @@ pub fn convert_into(frame: &VideoFrame, out: &mut I420Frame) -> Result<(), Encod
     };
     bgra_to_yuv420(
         &mut planar,
-        &frame.data,
+        frame.data,
         frame.stride as u32,
         YuvRange::Limited,
         YuvStandardMatrix::Bt709,

@@ -179,7 +179,16 @@ impl Recording {
         settings.preset = spec.preset.clone();
         settings.tune = spec.tune.clone();
         settings.x264_params = spec.x264_params.clone();
-        let encoder = X264Encoder::new(&settings)?;
+        // Opened on a thread of lowered priority: x264's worker threads,
+        // started here, inherit it.
+        let encoder = thread::scope(|s| {
+            s.spawn(|| {
+                lower_priority();
+                X264Encoder::new(&settings)
+            })
+            .join()
+        })
+        .map_err(|_| RecordError::Thread("the encoder panicked while opening".into()))??;
         let disk = DiskGuard::new(&spec.dst, spec.min_free_bytes);
         disk.check()?;
         let now = Instant::now();
@@ -337,6 +346,21 @@ impl Drop for Recording {
     }
 }
 
+/// Nice value of the capture and encode threads (and x264's): when the CPU is
+/// short, the lesson's own programs and this service's API go first. A frame
+/// that cannot be grabbed in time is counted as dropped, never queued up.
+const RECORDING_NICE: i32 = 5;
+
+/// Lower the calling thread's priority to [`RECORDING_NICE`] (Linux nice
+/// values are per thread). Best effort: a refusal leaves it as it was.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority on the calling thread (who = 0) with a plain value.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, RECORDING_NICE);
+    }
+}
+
 /// Grab and convert frames on a steady clock until stopped; hand them over
 /// without ever waiting for the encoder.
 fn capture_loop(
@@ -346,9 +370,10 @@ fn capture_loop(
     tx: SyncSender<I420Frame>,
     recycled: Receiver<I420Frame>,
 ) {
+    lower_priority();
     let (w, h) = source.size();
-    // One BGRA picture, grabbed into again and again (a source that cannot
-    // grab, e.g. a minimised window, leaves the last picture in it).
+    // For sources that cannot lend their picture: one BGRA frame, grabbed
+    // into again and again (its pages are only touched if it is used).
     let mut grabbed = VideoFrame::new(w, h);
     // QUEUE in the channel, one in the encoder, one being converted.
     let mut spare: Vec<I420Frame> = (0..QUEUE + 2).map(|_| I420Frame::new(w, h)).collect();
@@ -389,14 +414,18 @@ fn capture_loop(
         match spare.pop() {
             Some(mut frame) => {
                 grabbed.pts = pts;
-                if let Err(e) = source.grab(&mut grabbed) {
+                // Converted straight from what the source lends (X11: its
+                // shared memory); with no new picture, the recycled one is
+                // sent again (a minimised window keeps its last look).
+                let mut converted = Ok(());
+                let grab = source.grab_view(&mut grabbed, &mut |view| {
+                    converted = convert_into(view, &mut frame);
+                });
+                if let Some(e) = grab.err().map(|e| e.to_string()).or(converted.err().map(|e| e.to_string())) {
                     sh.fail(format!("capture: {e}"));
                     return;
                 }
-                if let Err(e) = convert_into(&grabbed, &mut frame) {
-                    sh.fail(format!("capture: {e}"));
-                    return;
-                }
+                frame.pts = pts;
                 match tx.try_send(frame) {
                     Ok(()) => {}
                     Err(TrySendError::Full(f)) => {
@@ -463,6 +492,7 @@ struct EncodeStage {
 }
 
 fn encode_loop(sh: &Shared, stage: EncodeStage) {
+    lower_priority();
     let EncodeStage {
         mut enc,
         mut writer,

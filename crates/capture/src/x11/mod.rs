@@ -12,7 +12,7 @@
 mod find;
 mod shm;
 
-use txcr_core::VideoFrame;
+use txcr_core::{FrameRef, VideoFrame};
 use x11rb::connection::{Connection, RequestConnection};
 use x11rb::protocol::composite::{self, Redirect};
 use x11rb::protocol::xproto::{self, ConnectionExt as _, EventMask, ImageFormat, MapState, Window};
@@ -278,6 +278,40 @@ fn tracing_free_warning(msg: &str) {
 impl FrameSource for X11Source {
     fn size(&self) -> (u32, u32) {
         (self.region.width, self.region.height)
+    }
+
+    fn grab_view(
+        &mut self,
+        scratch: &mut VideoFrame,
+        use_it: &mut dyn FnMut(FrameRef<'_>),
+    ) -> Result<bool, CaptureError> {
+        self.drain_events()?;
+        if !self.mapped {
+            return Ok(false);
+        }
+        let whole = self.source_rect()?.filter(|r| {
+            (u32::from(r.w), u32::from(r.h)) == (self.region.width, self.region.height)
+        });
+        match (&self.shm, whole) {
+            // The usual case: lend the shared-memory image, no copy.
+            (Some(shm), Some(r)) => {
+                shm::get_image(&self.conn, shm, r.drawable, r.x, r.y, r.w, r.h)
+                    .map_err(|_| CaptureError::WindowClosed)?;
+                let stride = usize::from(r.w) * 4;
+                use_it(FrameRef {
+                    width: u32::from(r.w),
+                    height: u32::from(r.h),
+                    stride,
+                    data: shm.bytes(stride * usize::from(r.h)),
+                });
+            }
+            // Window smaller than the region, no SHM: copy, padding with black.
+            _ => {
+                self.grab(scratch)?;
+                use_it(scratch.view());
+            }
+        }
+        Ok(true)
     }
 
     fn grab(&mut self, frame: &mut VideoFrame) -> Result<(), CaptureError> {
