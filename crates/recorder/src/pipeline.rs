@@ -421,7 +421,11 @@ fn capture_loop(
                 let grab = source.grab_view(&mut grabbed, &mut |view| {
                     converted = convert_into(view, &mut frame);
                 });
-                if let Some(e) = grab.err().map(|e| e.to_string()).or(converted.err().map(|e| e.to_string())) {
+                if let Some(e) = grab
+                    .err()
+                    .map(|e| e.to_string())
+                    .or(converted.err().map(|e| e.to_string()))
+                {
                     sh.fail(format!("capture: {e}"));
                     return;
                 }
