@@ -23,7 +23,7 @@ const USAGE: &str = "usage: cargo xtask <command>
           setup, build, run the backend and the service on embedded defaults, record a
           short class (a window of PROCESS, or a moving test window; Xvfb if no DISPLAY),
           splice it, wait for the callback, print the MP4 and a playback link
-  bench [SECONDS] [--rounds N] [--only TEXT]
+  bench [SECONDS] [--rounds N] [--only TEXT|load]
           record the same moving window (720p15, 1080p15, 1080p30, with and without
           sound; a slide deck) with us, ffmpeg -f x11grab and GStreamer ximagesrc, and
           compare CPU, frames, memory, bitrate and PSNR (default 20 s a run); then

@@ -1,4 +1,4 @@
-//! `cargo xtask bench [SECONDS] [--rounds N] [--only TEXT]`: our recorder side
+//! `cargo xtask bench [SECONDS] [--rounds N] [--only TEXT|load]`: our recorder side
 //! by side with `ffmpeg -f x11grab … libx264` and GStreamer `ximagesrc !
 //! videoconvert ! x264enc`, on one private Xvfb display, recording the same
 //! moving window (`txcr-testwin --scene document`: scrolling text; `slides`:
@@ -244,7 +244,7 @@ fn bench(a: &Args, dir: &Path) -> anyhow::Result<()> {
         }
         print_rows(c, &rows);
     }
-    if a.only.is_none() {
+    if a.only.as_deref().is_none_or(|o| o == "load") {
         getstate_under_load(&display, &pulse_env, dir, a.secs)?;
     }
     Ok(())
