@@ -3,8 +3,10 @@
 //!
 //! Owns: pacing (frames are grabbed on a steady clock at the requested rate and
 //! stamped from the pause-aware [`Timeline`](txcr_core::Timeline)), backpressure
-//! (capture → encode is a queue of two; when the encoder falls behind, new
-//! frames are dropped and counted, memory never grows), pause/resume, a clean
+//! (capture → encode is a queue of two I420 pictures, converted on the capture
+//! thread straight from what the source lends; when the encoder falls behind,
+//! new frames are dropped and counted, memory never grows), the recording
+//! threads' priority (nice 5 on Linux, x264's workers included), pause/resume, a clean
 //! stop (encoder drained, last slice finished and `fsync`ed), and where a
 //! recording may be written ([`resolve_dst`]).
 //!
