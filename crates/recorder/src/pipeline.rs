@@ -181,14 +181,18 @@ impl Recording {
         settings.x264_params = spec.x264_params.clone();
         // Opened on a thread of lowered priority: x264's worker threads,
         // started here, inherit it.
+        // Named so its workers show up as `txcr-x264` (they take its name too).
         let encoder = thread::scope(|s| {
-            s.spawn(|| {
-                lower_priority();
-                X264Encoder::new(&settings)
-            })
-            .join()
-        })
-        .map_err(|_| RecordError::Thread("the encoder panicked while opening".into()))??;
+            thread::Builder::new()
+                .name("txcr-x264".into())
+                .spawn_scoped(s, || {
+                    lower_priority();
+                    X264Encoder::new(&settings)
+                })
+                .map_err(|e| RecordError::Thread(e.to_string()))?
+                .join()
+                .map_err(|_| RecordError::Thread("the encoder panicked while opening".into()))
+        })??;
         let disk = DiskGuard::new(&spec.dst, spec.min_free_bytes);
         disk.check()?;
         let now = Instant::now();
