@@ -179,9 +179,8 @@ impl Recording {
         settings.preset = spec.preset.clone();
         settings.tune = spec.tune.clone();
         settings.x264_params = spec.x264_params.clone();
-        // Opened on a thread of lowered priority: x264's worker threads,
-        // started here, inherit it.
-        // Named so its workers show up as `txcr-x264` (they take its name too).
+        // Opened on a thread of lowered priority named `txcr-x264`: x264's
+        // worker threads, started here, inherit both.
         let encoder = thread::scope(|s| {
             thread::Builder::new()
                 .name("txcr-x264".into())
@@ -422,14 +421,13 @@ fn capture_loop(
                 // shared memory); with no new picture, the recycled one is
                 // sent again (a minimised window keeps its last look).
                 let mut converted = Ok(());
-                let grab = source.grab_view(&mut grabbed, &mut |view| {
+                let grabbed_ok = source.grab_view(&mut grabbed, &mut |view| {
                     converted = convert_into(view, &mut frame);
                 });
-                if let Some(e) = grab
-                    .err()
-                    .map(|e| e.to_string())
-                    .or(converted.err().map(|e| e.to_string()))
-                {
+                let result = grabbed_ok
+                    .map_err(|e| e.to_string())
+                    .and_then(|_| converted.map_err(|e| e.to_string()));
+                if let Err(e) = result {
                     sh.fail(format!("capture: {e}"));
                     return;
                 }

@@ -190,15 +190,7 @@ pub fn ffmpeg(env: &Env, c: Config, secs: u64, tag: &str) -> anyhow::Result<Run>
         .envs(env.pulse.iter().map(|(k, v)| (k, v)))
         .spawn()
         .context("starting ffmpeg")?;
-    let (cpu, rss_mb) = wait_rusage(&mut child)?;
-    if !out.exists() {
-        anyhow::bail!("ffmpeg wrote no file (its message is above)");
-    }
-    Ok(Run {
-        cpu,
-        rss_mb,
-        file: out,
-    })
+    finish(&mut child, out, "ffmpeg")
 }
 
 /// `gst-launch-1.0 -e ximagesrc ! videoconvert ! x264enc ! flvmux`, stopped
@@ -240,9 +232,14 @@ pub fn gstreamer(env: &Env, c: Config, secs: u64, tag: &str) -> anyhow::Result<R
         .context("starting gst-launch-1.0")?;
     std::thread::sleep(Duration::from_secs(secs));
     interrupt(&child);
-    let (cpu, rss_mb) = wait_rusage(&mut child)?;
+    finish(&mut child, out, "gst-launch-1.0")
+}
+
+/// Reap a recorder that writes `out` itself: what it used, and its file.
+fn finish(child: &mut Child, out: PathBuf, name: &str) -> anyhow::Result<Run> {
+    let (cpu, rss_mb) = wait_rusage(child)?;
     if !out.exists() {
-        anyhow::bail!("gst-launch-1.0 wrote no file (its message is above)");
+        anyhow::bail!("{name} wrote no file (its message is above)");
     }
     Ok(Run {
         cpu,
