@@ -40,8 +40,6 @@ pub use convert::{convert_into, I420Converter, I420Frame};
 pub use settings::{auto_bitrate, EncoderSettings, SCREEN_PARAMS};
 pub use x264::X264Encoder;
 
-use std::time::Duration;
-
 use txcr_core::{Packet, VideoConfig, VideoFrame};
 
 /// The encode stage: pictures in, H.264 packets out.
@@ -59,12 +57,12 @@ pub trait VideoEncoder: Send {
         out: &mut Vec<Packet>,
     ) -> Result<(), EncodeError>;
 
-    /// As [`encode`](Self::encode), for a picture already in I420 (the
-    /// recorder converts on its capture thread, beside the encoder's).
+    /// As [`encode`](Self::encode), for a picture already in I420, stamped
+    /// with its `pts` (the recorder converts on its capture thread, beside
+    /// the encoder's).
     fn encode_i420(
         &mut self,
         pic: &I420Frame,
-        pts: Duration,
         force_keyframe: bool,
         out: &mut Vec<Packet>,
     ) -> Result<(), EncodeError>;

@@ -4,7 +4,6 @@ use std::ffi::CString;
 use std::mem::MaybeUninit;
 use std::os::raw::c_int;
 use std::ptr;
-use std::time::Duration;
 
 use txcr_core::{MediaKind, Packet, VideoConfig, VideoFrame};
 use x264_sys as sys;
@@ -270,7 +269,7 @@ impl VideoEncoder for X264Encoder {
             .unwrap_or_else(|| I420Converter::new(w, h));
         let r = conv
             .convert(frame)
-            .and_then(|pic| self.encode_i420(pic, frame.pts, force_keyframe, out));
+            .and_then(|pic| self.encode_i420(pic, force_keyframe, out));
         self.converter = Some(conv);
         r
     }
@@ -278,7 +277,6 @@ impl VideoEncoder for X264Encoder {
     fn encode_i420(
         &mut self,
         i420: &I420Frame,
-        pts: Duration,
         force_keyframe: bool,
         out: &mut Vec<Packet>,
     ) -> Result<(), EncodeError> {
@@ -292,7 +290,7 @@ impl VideoEncoder for X264Encoder {
         }
         // x264 needs strictly increasing timestamps; the capture clock gives
         // them, but never let a clock hiccup reach the encoder.
-        let mut pts = pts.as_millis() as i64;
+        let mut pts = i420.pts.as_millis() as i64;
         if let Some(last) = self.last_pts {
             pts = pts.max(last + 1);
         }

@@ -547,7 +547,7 @@ fn encode_loop(sh: &Shared, stage: EncodeStage) {
                 next_disk_check = frame.pts + Duration::from_secs(1);
             }
             let force = planner.force_keyframe(frame.pts.as_millis() as u64);
-            let r = enc.encode_i420(&frame, frame.pts, force, &mut packets);
+            let r = enc.encode_i420(&frame, force, &mut packets);
             let _ = back.send(frame);
             r?;
             packets.drain(..).for_each(|p| il.push(p));
