@@ -6,6 +6,7 @@
 mod capture;
 mod config;
 mod errors;
+mod events;
 mod instance;
 mod register;
 mod server;
@@ -128,6 +129,7 @@ fn serve(flags: &Flags) -> anyhow::Result<()> {
             origins: cfg.origins.clone(),
             service: service::Service::new(cfg, uploads, creds),
             exit: Notify::new(),
+            closing: tokio::sync::watch::channel(false).0,
         });
         server::serve(listener, app).await
     })

@@ -5,6 +5,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderMap, CONTENT_TYPE, HOST, ORIGIN};
@@ -33,17 +34,33 @@ pub struct App {
     pub origins: guard::OriginPolicy,
     /// Notified when Exit was answered.
     pub exit: Notify,
+    /// Set when the service stops: event streams end.
+    pub closing: tokio::sync::watch::Sender<bool>,
 }
 
-type Resp = Response<Full<Bytes>>;
+type Resp = Response<BoxBody<Bytes, Infallible>>;
 
 fn respond(status: StatusCode, body: Vec<u8>, extra: &[(&'static str, String)]) -> Resp {
-    let mut r = Response::new(Full::new(Bytes::from(body)));
+    with_body(
+        status,
+        Full::new(Bytes::from(body)).boxed(),
+        "application/json; charset=utf-8",
+        extra,
+    )
+}
+
+fn with_body(
+    status: StatusCode,
+    body: BoxBody<Bytes, Infallible>,
+    content_type: &'static str,
+    extra: &[(&'static str, String)],
+) -> Resp {
+    let mut r = Response::new(body);
     *r.status_mut() = status;
     let h = r.headers_mut();
     h.insert(
         CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static("application/json; charset=utf-8"),
+        hyper::header::HeaderValue::from_static(content_type),
     );
     for (k, v) in extra {
         if let Ok(v) = v.parse() {
@@ -102,6 +119,24 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Resp, Infallibl
             &cors,
         ));
     };
+    let caller = origin.map_or(Caller::Native, Caller::Origin);
+    if cmd == txcr_protocol::EVENTS_PATH {
+        if req.method() != Method::GET {
+            return Ok(respond(
+                StatusCode::METHOD_NOT_ALLOWED,
+                failure(&ApiError::invalid("Events is read with GET")),
+                &cors,
+            ));
+        }
+        return Ok(match crate::events::open(&app, caller) {
+            Ok(body) => {
+                let mut extra = cors;
+                extra.push(("cache-control", "no-cache".into()));
+                with_body(StatusCode::OK, body.boxed(), "text/event-stream", &extra)
+            }
+            Err(e) => respond(StatusCode::OK, failure(&e), &cors),
+        });
+    }
     if req.method() != Method::POST {
         return Ok(respond(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -121,7 +156,6 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Resp, Infallibl
             return Ok(respond(StatusCode::PAYLOAD_TOO_LARGE, failure(&e), &cors));
         }
     };
-    let caller = origin.map_or(Caller::Native, Caller::Origin);
     let result = match parse_request(&cmd, &body) {
         Err(e) => Err(e),
         // GetState only reads counters: answered on this task, since a
@@ -194,6 +228,7 @@ pub async fn serve(listener: TcpListener, app: Arc<App>) -> anyhow::Result<()> {
         }
     }
     drop(listener);
+    app.closing.send_replace(true);
     let app2 = app.clone();
     tokio::task::spawn_blocking(move || app2.service.shutdown()).await?;
     tokio::select! {

@@ -3,6 +3,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use base64::{engine::general_purpose::STANDARD as BASE64, Engine};
 use serde_json::{json, Value};
 use txcr_capture::audio::{AudioSource, CpalSource, ToneSource};
 use txcr_capture::{FrameSource, Region, TestPattern};
@@ -18,6 +19,10 @@ use txcr_state::{Caller, Command, RecordState, Session};
 use crate::capture::Unavailable;
 use crate::config::{CaptureMode, Config};
 use crate::errors;
+
+/// How long GetPreview waits for the capture thread's picture (a frame at the
+/// slowest rate, 1 fps, plus slack).
+const PREVIEW_WAIT: std::time::Duration = std::time::Duration::from_millis(2500);
 
 /// Size of the virtual window the test pattern stands for.
 const PATTERN_SIZE: (u32, u32) = (1280, 720);
@@ -132,6 +137,25 @@ impl Service {
                     .map_err(|e| errors::state(&e))?;
                 ok(state_view(&inner, self.uploads.as_ref()).to_json())
             }
+            Request::GetPreview { max_width } => {
+                inner
+                    .session
+                    .check(Command::GetPreview, caller)
+                    .map_err(|e| errors::state(&e))?;
+                let rec = inner.task.as_ref().and_then(|t| t.recording.as_ref());
+                let rec = rec.ok_or_else(|| {
+                    ApiError::new(ErrorCode::NotAllowedInState, "nothing is being recorded")
+                })?;
+                let t = rec
+                    .preview(max_width, PREVIEW_WAIT)
+                    .map_err(|e| errors::record(&e))?;
+                ok(json!({
+                    "Width": t.width,
+                    "Height": t.height,
+                    "Pts": t.pts.as_millis() as u64,
+                    "Image": format!("data:image/png;base64,{}", BASE64.encode(&t.png)),
+                }))
+            }
             Request::Exit => {
                 inner
                     .session
@@ -144,6 +168,25 @@ impl Service {
                 })
             }
         }
+    }
+
+    /// What `GetState` would answer `caller` now, for the event stream: `None`
+    /// while a command holds the session (try again on the next tick). Unlike
+    /// a command, it leaves an untold error for the next command to answer.
+    pub fn snapshot(&self, caller: &Caller) -> Option<Result<StateView, ApiError>> {
+        let mut inner = match self.inner.try_lock() {
+            Ok(g) => g,
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
+        reap(&mut inner);
+        Some(
+            inner
+                .session
+                .check(Command::GetState, caller)
+                .map_err(|e| errors::state(&e))
+                .map(|()| state_view(&inner, self.uploads.as_ref())),
+        )
     }
 
     /// Stop a running recording cleanly (Exit, signals, shutdown).

@@ -5,6 +5,9 @@
 //! (libx264 through `x264-sys`), and the choice of encoder parameters
 //! ([`EncoderSettings`], [`auto_bitrate`]).
 //!
+//! Preview: [`thumbnail`] scales a picture down and writes it as PNG (the
+//! `png` crate), for the service's `GetPreview`.
+//!
 //! Audio: the [`AudioEncoder`] trait and [`AacEncoder`] (AAC-LC through the
 //! pure-Rust `syom`; FDK-AAC stays out because its licence conflicts with GPL
 //! x264 in one binary).
@@ -33,11 +36,13 @@
 mod aac;
 mod convert;
 mod settings;
+mod thumbnail;
 mod x264;
 
 pub use aac::{AacEncoder, AudioEncoder};
 pub use convert::{convert_into, I420Converter, I420Frame};
 pub use settings::{auto_bitrate, EncoderSettings, SCREEN_PARAMS};
+pub use thumbnail::{thumbnail, thumbnail_size, Thumbnail};
 pub use x264::X264Encoder;
 
 use txcr_core::{Packet, VideoConfig, VideoFrame};

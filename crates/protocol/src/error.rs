@@ -51,6 +51,11 @@ impl ErrorCode {
         }
     }
 
+    /// The code with this number on the wire, if it is one of ours.
+    pub fn from_code(code: i32) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.code() == code)
+    }
+
     /// Every code, for documentation and conformance tests.
     pub const ALL: [ErrorCode; 12] = [
         Self::InvalidParameter,

@@ -23,10 +23,14 @@
 //! ```
 
 mod error;
+pub mod events;
 pub mod guard;
 mod request;
 mod response;
 
 pub use error::{ApiError, ErrorCode};
-pub use request::{parse_request, Init, Request, StartRecord, Target, COMMANDS, MAX_BODY_BYTES};
+pub use request::{
+    parse_request, Init, Request, StartRecord, Target, COMMANDS, EVENTS_PATH, MAX_BODY_BYTES,
+    PREVIEW_WIDTH,
+};
 pub use response::{failure, success, RecordView, StateView, UploadView};

@@ -3,7 +3,8 @@ use serde_json::{Map, Value};
 use crate::ApiError;
 
 /// The command names of the contract, as they appear in the path.
-pub const COMMANDS: [&str; 7] = [
+/// The last ones are extensions (README).
+pub const COMMANDS: [&str; 8] = [
     "Init",
     "StartRecord",
     "StopRecord",
@@ -11,7 +12,15 @@ pub const COMMANDS: [&str; 7] = [
     "ResumeRecord",
     "GetState",
     "Exit",
+    "GetPreview",
 ];
+
+/// The extension path (not a command: `GET`, `text/event-stream`) that streams
+/// what [`crate::events`] describes.
+pub const EVENTS_PATH: &str = "Events";
+
+/// `GetPreview`'s default and largest `MaxWidth`.
+pub const PREVIEW_WIDTH: (u32, u32) = (320, 1920);
 
 /// Largest request body accepted; real commands are a few hundred bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -33,6 +42,11 @@ pub enum Request {
     GetState,
     /// Stop the service.
     Exit,
+    /// Extension: a small picture of what is being recorded.
+    GetPreview {
+        /// `MaxWidth` in pixels (16…1920, default 320); never scaled up.
+        max_width: u32,
+    },
 }
 
 /// Init's fields.
@@ -224,6 +238,11 @@ pub fn parse_request(cmd: &str, body: &[u8]) -> Result<Request, ApiError> {
         "PauseRecord" => Request::PauseRecord,
         "ResumeRecord" => Request::ResumeRecord,
         "GetState" => Request::GetState,
+        "GetPreview" => Request::GetPreview {
+            max_width: f
+                .int("MaxWidth", 16, PREVIEW_WIDTH.1.into())?
+                .map_or(PREVIEW_WIDTH.0, |w| w as u32),
+        },
         _ => Request::Exit,
     })
 }

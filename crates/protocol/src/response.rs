@@ -1,4 +1,4 @@
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::ApiError;
@@ -16,7 +16,7 @@ pub fn failure(e: &ApiError) -> Vec<u8> {
 }
 
 /// One entry of `GetState.Upload`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UploadView {
     /// Task id.
     #[serde(rename = "Id")]
@@ -35,8 +35,9 @@ pub struct UploadView {
     pub is_current_recording: bool,
 }
 
-/// `GetState.Record`, with extension fields after the contract's two.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// `GetState.Record`, with extension fields after the contract's two (read
+/// with defaults when absent, as from the original service).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct RecordView {
     /// `Idle` | `Recording` | `Paused`.
     #[serde(rename = "State")]
@@ -45,31 +46,35 @@ pub struct RecordView {
     #[serde(rename = "Duration")]
     pub duration: u64,
     /// Extension: id of the current (or last) task.
-    #[serde(rename = "TaskId", skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "TaskId", skip_serializing_if = "Option::is_none", default)]
     pub task_id: Option<String>,
     /// Extension: frames written to the output so far.
-    #[serde(rename = "Frames")]
+    #[serde(rename = "Frames", default)]
     pub frames: u64,
     /// Extension: frames captured but dropped because the encoder fell behind.
-    #[serde(rename = "DroppedFrames")]
+    #[serde(rename = "DroppedFrames", default)]
     pub dropped_frames: u64,
     /// Extension: slice files finished so far.
-    #[serde(rename = "Slices")]
+    #[serde(rename = "Slices", default)]
     pub slices: Vec<String>,
     /// Extension: sound — `off`, `on: <device>`, `unavailable: <why>` (video
     /// only), `failed: <why>` (stopped mid-recording).
-    #[serde(rename = "Audio")]
+    #[serde(rename = "Audio", default)]
     pub audio: String,
     /// Extension: why the last recording ended on its own, or a warning.
-    #[serde(rename = "LastError", skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "LastError", skip_serializing_if = "Option::is_none", default)]
     pub last_error: Option<String>,
     /// Extension: the error code of `LastError` when it has one (-10005 disk full).
-    #[serde(rename = "LastErrorCode", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "LastErrorCode",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub last_error_code: Option<i32>,
 }
 
 /// The whole `GetState` response.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StateView {
     /// `Auth.UserId` ("" before any successful Init).
     pub user_id: String,
@@ -88,6 +93,33 @@ impl StateView {
             "Auth": { "UserId": self.user_id, "State": self.auth_state },
             "Record": self.record,
             "Upload": self.upload,
+        })
+    }
+
+    /// Read a `Response` object as [`to_json`](Self::to_json) writes it.
+    pub fn from_json(v: &Value) -> Result<Self, serde_json::Error> {
+        #[derive(Deserialize)]
+        struct Auth {
+            #[serde(rename = "UserId", default)]
+            user_id: String,
+            #[serde(rename = "State")]
+            state: String,
+        }
+        #[derive(Deserialize)]
+        struct Wire {
+            #[serde(rename = "Auth")]
+            auth: Auth,
+            #[serde(rename = "Record")]
+            record: RecordView,
+            #[serde(rename = "Upload", default)]
+            upload: Vec<UploadView>,
+        }
+        let w = Wire::deserialize(v)?;
+        Ok(Self {
+            user_id: w.auth.user_id,
+            auth_state: w.auth.state,
+            record: w.record,
+            upload: w.upload,
         })
     }
 }
@@ -141,5 +173,10 @@ mod tests {
         assert_eq!(v["Record"]["Duration"], 30);
         assert_eq!(v["Upload"][0]["IsCurrentRecoding"], true);
         assert_eq!(v["Upload"][0]["Total"], 200);
+        assert_eq!(StateView::from_json(&v).unwrap(), s);
+        // The original service's answer, without our extension fields.
+        let plain = json!({"Auth":{"UserId":"","State":"Not Authentication"},
+            "Record":{"State":"Idle","Duration":0},"Upload":[]});
+        assert_eq!(StateView::from_json(&plain).unwrap().record.state, "Idle");
     }
 }

@@ -30,9 +30,11 @@
 mod audio;
 mod paths;
 mod pipeline;
+mod preview;
 
 pub use paths::{resolve_dst, PathError};
 pub use pipeline::{Recording, RecordingSpec, SliceHook, Stats, Summary};
+pub use txcr_encode::Thumbnail;
 
 /// Why a recording could not start or ended badly.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +52,9 @@ pub enum RecordError {
     /// Writing slices failed.
     #[error(transparent)]
     Mux(#[from] txcr_mux::MuxError),
+    /// No preview picture could be made.
+    #[error("preview: {0}")]
+    Preview(String),
     /// A recorder thread could not start or panicked.
     #[error("recorder thread failed: {0}")]
     Thread(String),

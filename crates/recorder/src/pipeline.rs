@@ -9,12 +9,13 @@ use txcr_capture::audio::{AudioSource, BlockSink};
 use txcr_capture::FrameSource;
 use txcr_core::{Packet, Timeline, VideoFrame};
 use txcr_encode::{
-    auto_bitrate, convert_into, AacEncoder, AudioEncoder, EncoderSettings, I420Frame, VideoEncoder,
-    X264Encoder,
+    auto_bitrate, convert_into, thumbnail, AacEncoder, AudioEncoder, EncoderSettings, I420Frame,
+    Thumbnail, VideoEncoder, X264Encoder,
 };
 use txcr_mux::{CutPlanner, FinishedSlice, Interleaver, SliceWriter};
 
 use crate::audio::{audio_loop, AudioJob, AAC_BITRATE};
+use crate::preview::PreviewSlot;
 use crate::RecordError;
 
 /// How long one stream may run ahead of the other before it is written anyway.
@@ -113,6 +114,9 @@ pub(crate) struct Control {
     /// frame before the pause: no gap, no short step.
     next_tick: Instant,
     pub(crate) stop: bool,
+    /// A preview is wanted, at most this wide: the capture thread makes it
+    /// from its next frame.
+    preview: Option<u32>,
 }
 
 #[derive(Debug)]
@@ -129,6 +133,7 @@ pub(crate) struct Shared {
     pub(crate) audio: Mutex<String>,
     on_slice: Option<SliceHook>,
     disk_full: std::sync::atomic::AtomicBool,
+    preview: PreviewSlot,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -201,6 +206,7 @@ impl Recording {
                 timeline: Timeline::new(now),
                 next_tick: now,
                 stop: false,
+                preview: None,
             }),
             wake: Condvar::new(),
             started: now,
@@ -212,6 +218,7 @@ impl Recording {
             audio: Mutex::new("off".into()),
             on_slice: spec.on_slice.clone(),
             disk_full: std::sync::atomic::AtomicBool::new(false),
+            preview: PreviewSlot::default(),
         });
         let (audio_job, audio_rx) = match audio.map(|a| start_audio(a, &audio_dropped)) {
             Some(Ok((job, rx, what))) => {
@@ -294,6 +301,26 @@ impl Recording {
     pub fn resume(&self) {
         lock(&self.shared.ctl).timeline.resume(Instant::now());
         self.shared.wake.notify_all();
+    }
+
+    /// A picture of what is being recorded, at most `max_width` pixels wide,
+    /// made from the next frame captured (while paused, from one grabbed for
+    /// it). Waits at most `timeout`.
+    pub fn preview(&self, max_width: u32, timeout: Duration) -> Result<Thumbnail, RecordError> {
+        let sh = &self.shared;
+        sh.preview.clear();
+        lock(&sh.ctl).preview = Some(max_width);
+        sh.wake.notify_all();
+        match sh.preview.wait(timeout) {
+            Some(made) => made.map_err(RecordError::Preview),
+            None => {
+                lock(&sh.ctl).preview = None;
+                Err(RecordError::Preview(format!(
+                    "no picture was captured within {} ms",
+                    timeout.as_millis()
+                )))
+            }
+        }
     }
 
     /// Whether the recording ended on its own (see [`Stats::failure`]).
@@ -382,7 +409,7 @@ fn capture_loop(
     let mut spare: Vec<I420Frame> = (0..QUEUE + 2).map(|_| I420Frame::new(w, h)).collect();
     let mut next = Instant::now();
     let mut was_paused = false;
-    loop {
+    'ticks: loop {
         // Wait for the next tick, or for pause/stop.
         let mut ctl = lock(&sh.ctl);
         loop {
@@ -391,6 +418,24 @@ fn capture_loop(
             }
             if ctl.timeline.is_paused() {
                 was_paused = true;
+                if let Some(max_width) = ctl.preview.take() {
+                    let pts = ctl.timeline.media_time(Instant::now());
+                    drop(ctl);
+                    let mut frame = spare.pop().unwrap_or_else(|| I420Frame::new(w, h));
+                    frame.pts = pts;
+                    let grabbed_ok = source.grab_view(&mut grabbed, &mut |view| {
+                        sh.preview.publish(
+                            convert_into(view, &mut frame)
+                                .and_then(|()| thumbnail(&frame, max_width))
+                                .map_err(|e| e.to_string()),
+                        );
+                    });
+                    if let Err(e) = grabbed_ok {
+                        sh.preview.publish(Err(e.to_string()));
+                    }
+                    spare.push(frame);
+                    continue 'ticks;
+                }
                 ctl = sh.wake.wait(ctl).unwrap_or_else(|e| e.into_inner());
                 continue;
             }
@@ -411,6 +456,7 @@ fn capture_loop(
         }
         let now = Instant::now();
         let pts = ctl.timeline.media_time(now);
+        let preview = ctl.preview.take();
         drop(ctl);
 
         spare.extend(recycled.try_iter());
@@ -432,6 +478,10 @@ fn capture_loop(
                     return;
                 }
                 frame.pts = pts;
+                if let Some(max_width) = preview {
+                    sh.preview
+                        .publish(thumbnail(&frame, max_width).map_err(|e| e.to_string()));
+                }
                 match tx.try_send(frame) {
                     Ok(()) => {}
                     Err(TrySendError::Full(f)) => {
@@ -443,6 +493,10 @@ fn capture_loop(
             }
             None => {
                 sh.dropped.fetch_add(1, Ordering::Relaxed);
+                // The preview waits for the next frame taken.
+                if preview.is_some() {
+                    lock(&sh.ctl).preview = preview;
+                }
             }
         }
         next += interval;

@@ -174,3 +174,39 @@ fn sound_follows_the_video_through_pause_and_cuts() {
     let hz = crossings as f64 / 2.0 / (mid.len() as f64 / 48_000.0);
     assert!((hz - 440.0).abs() < 5.0, "tone at {hz:.1} Hz");
 }
+
+#[test]
+fn a_preview_shows_the_current_picture_while_recording_and_while_paused() {
+    let root = tempfile::tempdir().unwrap();
+    let dst = resolve_dst(root.path(), "p.flv").unwrap();
+    let src = TestPattern::new(640, 360, Region::default()).unwrap();
+    let rec = Recording::start(Box::new(src), None, RecordingSpec::new(dst, 10, 60)).unwrap();
+    sleep(Duration::from_millis(300));
+    let first = rec.preview(160, Duration::from_secs(2)).unwrap();
+    assert_eq!((first.width, first.height), (160, 90));
+    assert!(first.png.starts_with(b"\x89PNG\r\n\x1a\n"));
+    sleep(Duration::from_millis(500));
+    let later = rec.preview(4000, Duration::from_secs(2)).unwrap();
+    assert_eq!((later.width, later.height), (640, 360), "never scaled up");
+    assert!(
+        later.pts > first.pts,
+        "{:?} then {:?}",
+        first.pts,
+        later.pts
+    );
+    rec.pause();
+    sleep(Duration::from_millis(300));
+    let paused = rec.preview(320, Duration::from_secs(2)).unwrap();
+    assert_eq!((paused.width, paused.height), (320, 180));
+    assert!(paused.pts >= later.pts);
+    let frames = rec.stats().frames;
+    sleep(Duration::from_millis(300));
+    assert_eq!(
+        rec.stats().frames,
+        frames,
+        "a paused preview records nothing"
+    );
+    rec.resume();
+    let summary = rec.stop().unwrap();
+    assert!(summary.stats.failure.is_none());
+}

@@ -19,6 +19,8 @@ pub enum Command {
     GetState,
     /// Stop the service.
     Exit,
+    /// Extension: a picture of what is being recorded.
+    GetPreview,
 }
 
 impl fmt::Display for Command {
@@ -181,6 +183,12 @@ impl Session {
                     .then_some(())
                     .ok_or_else(not_allowed)
             }
+            Command::GetPreview => {
+                self.check_owner(caller)?;
+                matches!(self.record, Recording | Paused)
+                    .then_some(())
+                    .ok_or_else(not_allowed)
+            }
         }
     }
 
@@ -245,13 +253,20 @@ mod tests {
     #[test]
     fn every_transition_of_the_contract() {
         use RecordState::*;
-        let all = [StartRecord, StopRecord, PauseRecord, ResumeRecord];
+        let all = [
+            StartRecord,
+            StopRecord,
+            PauseRecord,
+            ResumeRecord,
+            GetPreview,
+        ];
         let allowed = |from: RecordState, cmd: Command| -> Option<RecordState> {
             match (from, cmd) {
                 (Idle, StartRecord) => Some(Recording),
                 (Recording, PauseRecord) => Some(Paused),
                 (Paused, ResumeRecord) => Some(Recording),
                 (Recording | Paused, StopRecord) => Some(Idle),
+                (Recording | Paused, GetPreview) => Some(from),
                 _ => None,
             }
         };
@@ -299,7 +314,15 @@ mod tests {
         let evil = page("evil.example");
         let mut s = authed(&owner);
         run(&mut s, StartRecord, &owner).unwrap();
-        for cmd in [GetState, StopRecord, PauseRecord, Exit, Init, StartRecord] {
+        for cmd in [
+            GetState,
+            StopRecord,
+            PauseRecord,
+            Exit,
+            Init,
+            StartRecord,
+            GetPreview,
+        ] {
             assert!(
                 matches!(s.check(cmd, &evil), Err(StateError::NotOwner(_))),
                 "{cmd}"
