@@ -8,9 +8,12 @@ mod config;
 mod errors;
 mod events;
 mod instance;
+mod logs;
+mod record;
 mod register;
 mod server;
 mod service;
+mod task;
 
 use std::sync::Arc;
 
@@ -42,16 +45,12 @@ enum Cmd {
     Serve,
     /// Register this executable as the handler of tc-record:// links.
     RegisterProtocol,
+    /// Record a window from the command line (no HTTP): a live progress
+    /// line, Ctrl-C stops cleanly.
+    Record(record::RecordArgs),
 }
 
 fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("TXCR_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     match run(Cli::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -62,6 +61,11 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    // The one-shot command keeps the terminal for its progress line.
+    let quiet = matches!(cli.command, Some(Cmd::Record(_)));
+    if !matches!(cli.command, Some(Cmd::Serve) | None) {
+        logs::init_stderr(if quiet { "warn" } else { "info" });
+    }
     if let Some(url) = &cli.launch_url {
         if !url.to_ascii_lowercase().starts_with("tc-record:") {
             anyhow::bail!(
@@ -78,12 +82,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let exe = std::env::current_exe().context("finding this executable")?;
             register::register(&exe)
         }
+        Some(Cmd::Record(args)) => {
+            if record::run(&cli.flags, &args)? {
+                Ok(())
+            } else {
+                anyhow::bail!("the recording failed (its slices are kept)")
+            }
+        }
         Some(Cmd::Serve) | None => serve(&cli.flags),
     }
 }
 
 fn serve(flags: &Flags) -> anyhow::Result<()> {
-    let cfg = Config::load(flags)?;
+    let cfg = Config::load(flags);
+    let log_dir = cfg.as_ref().ok().map(|c| c.data_dir.join("logs"));
+    logs::init_service(log_dir.as_deref());
+    let cfg = cfg?;
     if cfg.capture == CaptureMode::Windows && !cfg!(windows) {
         anyhow::bail!("--capture windows works on Windows only");
     }
@@ -123,7 +137,7 @@ fn serve(flags: &Flags) -> anyhow::Result<()> {
             "serving"
         );
         // Only the instance that owns the port touches the upload journal.
-        let (uploads, creds) = start_uploads(&cfg)?;
+        let (uploads, creds) = start_uploads(&cfg, "uploads")?;
         let app = Arc::new(server::App {
             port,
             origins: cfg.origins.clone(),
@@ -135,10 +149,12 @@ fn serve(flags: &Flags) -> anyhow::Result<()> {
     })
 }
 
-/// The upload queue for the configured target (and, when brokered, the
-/// UserSig store its uploads are authorised with).
+/// The upload queue for the configured target, journalled in
+/// `<data-dir>/<journal>` (and, when brokered, the UserSig store its uploads
+/// are authorised with).
 fn start_uploads(
     cfg: &config::Config,
+    journal: &str,
 ) -> anyhow::Result<(
     Option<txcr_slice_upload::UploadQueue>,
     Option<txcr_slice_upload::BrokerCreds>,
@@ -147,7 +163,7 @@ fn start_uploads(
     let Some(u) = &cfg.upload else {
         return Ok((None, None));
     };
-    let dir = cfg.data_dir.join("uploads");
+    let dir = cfg.data_dir.join(journal);
     Ok(match &u.target {
         config::UploadTarget::Direct(s3) => (
             Some(UploadQueue::start(

@@ -1,31 +1,23 @@
 //! What each command does: the session decides, the recorder records.
 
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Mutex, MutexGuard};
 
 use base64::{engine::general_purpose::STANDARD as BASE64, Engine};
 use serde_json::{json, Value};
-use txcr_capture::audio::{AudioSource, CpalSource, ToneSource};
-use txcr_capture::{FrameSource, Region, TestPattern};
-
-use txcr_mux::FinishedSlice;
 use txcr_protocol::{
     ApiError, ErrorCode, Init, RecordView, Request, StartRecord, StateView, UploadView,
 };
-use txcr_recorder::{resolve_dst, Recording, RecordingSpec, SliceHook, Stats};
-use txcr_slice_upload::{BrokerCreds, TaskMeta, UploadQueue};
+use txcr_recorder::Recording;
+use txcr_slice_upload::{BrokerCreds, UploadQueue};
 use txcr_state::{Caller, Command, RecordState, Session};
 
-use crate::capture::Unavailable;
-use crate::config::{CaptureMode, Config};
+use crate::config::Config;
 use crate::errors;
+use crate::task::{self, unix_now, Task};
 
 /// How long GetPreview waits for the capture thread's picture (a frame at the
 /// slowest rate, 1 fps, plus slack).
 const PREVIEW_WAIT: std::time::Duration = std::time::Duration::from_millis(2500);
-
-/// Size of the virtual window the test pattern stands for.
-const PATTERN_SIZE: (u32, u32) = (1280, 720);
 
 /// The result of a command: the `Response` fields, and whether the service
 /// should shut down once the answer is sent.
@@ -35,16 +27,6 @@ pub struct Outcome {
     pub fields: Value,
     /// Exit requested.
     pub exit: bool,
-}
-
-#[derive(Debug)]
-struct Task {
-    id: String,
-    recording: Option<Recording>,
-    /// Final stats once the recording has stopped.
-    last: Option<Stats>,
-    /// The upload queue, when this task's slices are being uploaded.
-    upload: Option<UploadQueue>,
 }
 
 #[derive(Debug, Default)]
@@ -66,21 +48,6 @@ pub struct Service {
     /// Brokered uploads: each user's UserSig, remembered at Init.
     creds: Option<BrokerCreds>,
     inner: Mutex<Inner>,
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-fn task_id(class_id: u64) -> String {
-    let ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0);
-    format!("{class_id}-{ms}")
 }
 
 impl Service {
@@ -119,7 +86,7 @@ impl Service {
                 .start(&mut inner, &s, caller)
                 .and_then(|()| ok(json!({}))),
             Request::StopRecord => transition(&mut inner, Command::StopRecord, caller, |t| {
-                stop_task(t);
+                task::stop(t);
             })
             .and_then(|()| ok(json!({}))),
             Request::PauseRecord => transition(&mut inner, Command::PauseRecord, caller, |t| {
@@ -197,7 +164,7 @@ impl Service {
 
     fn finish(&self, inner: &mut Inner) {
         if let Some(t) = inner.task.as_mut() {
-            stop_task(t);
+            task::stop(t);
         }
         inner.session.recording_ended();
     }
@@ -232,113 +199,24 @@ impl Service {
         }
     }
 
-    fn source(&self, s: &StartRecord) -> Result<Box<dyn FrameSource>, ApiError> {
-        let region = Region {
-            x: s.x,
-            y: s.y,
-            width: s.width,
-            height: s.height,
-        };
-        match self.cfg.capture {
-            CaptureMode::TestPattern => {
-                let (w, h) = PATTERN_SIZE;
-                Ok(Box::new(
-                    TestPattern::new(w, h, region).map_err(errors::capture)?,
-                ))
-            }
-            _ => crate::capture::open_window(&s.target, region, &self.cfg).map_err(errors::capture),
-        }
-    }
-
-    /// The sound to record: a test tone with the test pattern, else the
-    /// system's device. `None` (video only) when no device can be opened; the
-    /// recorder reports why in `Record.Audio`.
-    fn audio_source(&self) -> Option<Box<dyn AudioSource>> {
-        if self.cfg.capture == CaptureMode::TestPattern {
-            return Some(Box::new(ToneSource::new(440.0)));
-        }
-        match CpalSource::open(self.cfg.audio_device.as_deref()) {
-            Ok(src) => Some(Box::new(src)),
-            Err(e) => {
-                let why = match e {
-                    txcr_capture::CaptureError::Unavailable(m) => m,
-                    other => other.to_string(),
-                };
-                Some(Box::new(Unavailable(why)))
-            }
-        }
-    }
-
     fn start(&self, inner: &mut Inner, s: &StartRecord, caller: &Caller) -> Result<(), ApiError> {
         inner
             .session
             .check(Command::StartRecord, caller)
             .map_err(|e| errors::state(&e))?;
-        let id = task_id(s.class_id);
-        let dst = s
-            .dst_path
-            .clone()
-            .unwrap_or_else(|| format!("{}/{id}.flv", s.class_id));
-        let dst =
-            resolve_dst(&self.cfg.record_root, &dst).map_err(|e| errors::record(&e.into()))?;
-        let source = self.source(s)?;
-        let mut spec = RecordingSpec::new(dst.clone(), s.video_fps, s.slice_time);
-        spec.bitrate = s.video_bps;
-        spec.preset = self.cfg.preset.clone();
-        spec.tune = self.cfg.tune.clone();
-        spec.x264_params = self.cfg.x264_params.clone();
-        spec.min_free_bytes = self.cfg.min_free_mb << 20;
-        let audio = s.enable_audio.then(|| self.audio_source()).flatten();
-        let upload = s.enable_upload.then(|| self.uploads.clone()).flatten();
-        if s.enable_upload && upload.is_none() {
-            tracing::warn!(
-                "EnableUpload: no storage is configured (TXCR_S3_BUCKET); slices stay on disk"
-            );
-        }
-        if let Some(q) = &upload {
-            let (user, sdkappid) = inner
-                .session
-                .user()
-                .map(|(u, a)| (u.to_owned(), a))
-                .unwrap_or_default();
-            let meta = TaskMeta {
-                task_id: id.clone(),
-                sdkappid,
-                class_id: s.class_id,
-                user_id: user,
-                start_time: unix_now(),
-                dst: dst.clone(),
-            };
-            q.begin_task(meta).map_err(|e| {
-                ApiError::new(ErrorCode::RecorderFailed, format!("upload queue: {e}"))
-            })?;
-            let (q, task) = (q.clone(), id.clone());
-            spec.on_slice = Some(SliceHook(Arc::new(move |f: &FinishedSlice| {
-                q.queue_slice(
-                    &task,
-                    f.info.seq,
-                    &f.path,
-                    f.info.start_ms,
-                    f.info.duration_ms(),
-                );
-            })));
-        }
-        let recording = match Recording::start(source, audio, spec) {
-            Ok(r) => r,
-            Err(e) => {
-                if let Some(q) = &upload {
-                    q.finish_task(&id);
-                }
-                return Err(errors::record(&e));
-            }
-        };
-        tracing::info!(task = %id, dst = %dst.display(), fps = s.video_fps, slice = s.slice_time, "recording started");
-        inner.task = Some(Task {
-            id,
-            recording: Some(recording),
-            last: None,
-            upload,
-        });
+        let user = inner
+            .session
+            .user()
+            .map(|(u, a)| (u.to_owned(), a))
+            .unwrap_or_default();
+        let task = crate::task::start(
+            &self.cfg,
+            &self.cfg.record_root,
+            self.uploads.as_ref(),
+            s,
+            user,
+        )?;
+        inner.task = Some(task);
         inner.last_error = None;
         inner.session.commit(Command::StartRecord);
         Ok(())
@@ -363,27 +241,11 @@ fn transition(
     Ok(())
 }
 
-fn stop_task(t: &mut Task) {
-    if let Some(rec) = t.recording.take() {
-        match rec.stop() {
-            Ok(summary) => {
-                tracing::info!(task = %t.id, slices = summary.stats.slices.len(), frames = summary.stats.frames, dropped = summary.stats.dropped, audio = %summary.stats.audio, "recording stopped");
-                t.last = Some(summary.stats);
-            }
-            Err(e) => tracing::error!(task = %t.id, "recording did not stop cleanly: {e}"),
-        }
-        // Every slice is queued by now: the task may complete in storage.
-        if let Some(q) = &t.upload {
-            q.finish_task(&t.id);
-        }
-    }
-}
-
 /// A recording that ended on its own (capture or disk failure) goes back to Idle.
 fn reap(inner: &mut Inner) {
     let Some(t) = inner.task.as_mut() else { return };
     if t.recording.as_ref().is_some_and(Recording::has_ended) {
-        stop_task(t);
+        task::stop(t);
         let (why, disk_full) = t
             .last
             .as_ref()

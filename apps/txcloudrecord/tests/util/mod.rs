@@ -150,14 +150,30 @@ impl Svc {
 
     /// Wait for the process to leave on its own; its exit status.
     pub fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
-        let t0 = Instant::now();
-        while t0.elapsed() < within {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                return Some(s);
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        wait_child(&mut self.child, within)
+    }
+}
+
+/// Wait up to `within` for a child to exit.
+pub fn wait_child(child: &mut Child, within: Duration) -> Option<std::process::ExitStatus> {
+    let t0 = Instant::now();
+    while t0.elapsed() < within {
+        if let Some(s) = child.try_wait().unwrap() {
+            return Some(s);
         }
-        None
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+/// A child process killed (if still running) when dropped, so a failing test
+/// leaves nothing behind.
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 

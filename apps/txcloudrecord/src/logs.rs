@@ -1,0 +1,60 @@
+//! Logging: stderr, and for the service also files in `<data-dir>/logs`
+//! (`txcloudrecord.YYYY-MM-DD.log`, a new one each day, the last
+//! [`KEEP_DAYS`] kept) through `tracing-appender`, so a teacher's "it did not
+//! record" can be looked into afterwards. `TXCR_LOG` sets the filter.
+
+use std::path::Path;
+
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{fmt, EnvFilter, Layer};
+
+/// Daily log files kept.
+pub const KEEP_DAYS: usize = 14;
+
+fn filter(default: &str) -> EnvFilter {
+    EnvFilter::try_from_env("TXCR_LOG").unwrap_or_else(|_| EnvFilter::new(default))
+}
+
+/// Commands other than the service: stderr only.
+pub fn init_stderr(default: &str) {
+    let _ = fmt()
+        .with_env_filter(filter(default))
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// The service: stderr plus rotated files in `dir` (when it can be created;
+/// otherwise stderr alone, with a warning).
+pub fn init_service(dir: Option<&Path>) {
+    let files = dir.map(|d| {
+        tracing_appender::rolling::Builder::new()
+            .rotation(tracing_appender::rolling::Rotation::DAILY)
+            .filename_prefix("txcloudrecord")
+            .filename_suffix("log")
+            .max_log_files(KEEP_DAYS)
+            .build(d)
+    });
+    let (files, problem) = match files {
+        Some(Ok(w)) => (Some(w), None),
+        Some(Err(e)) => (None, Some(e.to_string())),
+        None => (None, None),
+    };
+    let file_layer = files.map(|w| {
+        fmt::layer()
+            .with_ansi(false)
+            .with_writer(w)
+            .with_filter(filter("info"))
+    });
+    let _ = tracing_subscriber::registry()
+        .with(
+            fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(filter("info")),
+        )
+        .with(file_layer)
+        .try_init();
+    if let Some(e) = problem {
+        tracing::warn!("logging to stderr only: cannot write log files: {e}");
+    }
+}

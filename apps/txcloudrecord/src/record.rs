@@ -1,0 +1,293 @@
+//! `txcloudrecord record`: record a window from the command line, no HTTP, no
+//! UserSig (the person at the keyboard is the user). A progress line shows
+//! elapsed time, frame rate, drops, slices and uploads; Ctrl-C (or SIGTERM)
+//! stops cleanly: the last slice is finished before the command returns.
+//!
+//! The same code records as `StartRecord` does (`crate::task`), and the same
+//! validation applies (the arguments are checked as a StartRecord body).
+//! Uploads use their own journal (`<data-dir>/uploads-record`), so a running
+//! service's queue is never touched; what is left when the command is
+//! interrupted goes up on its next run.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::Args;
+use serde_json::json;
+use txcr_protocol::{parse_request, Request};
+use txcr_slice_upload::UploadQueue;
+
+use crate::config::{Config, Flags};
+use crate::task::{self, Task};
+
+/// `record`'s arguments (the service's flags apply too: `--capture`,
+/// `--record-root`, `--preset`, storage variables…).
+#[derive(Debug, Clone, Args)]
+pub struct RecordArgs {
+    /// Window to record: X11 window id (decimal or 0x…) or HWND
+    #[arg(long, value_parser = parse_wnd)]
+    window: Option<u64>,
+    /// Or the program whose largest window to record (e.g. `firefox`)
+    #[arg(long)]
+    app: Option<String>,
+    /// Output file (`.flv`); slices are `<stem>_0001.flv`, … beside it
+    /// [default: <record root>/<class id>/<task id>.flv]
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+    /// Frames per second (1–60)
+    #[arg(long, default_value_t = 15)]
+    fps: u32,
+    /// Video bits per second [default: automatic]
+    #[arg(long)]
+    bitrate: Option<u32>,
+    /// Slice length, seconds
+    #[arg(long, default_value_t = 300)]
+    slice: u32,
+    /// Part of the window: `x,y,width,height`
+    #[arg(long)]
+    region: Option<String>,
+    /// Stop after this many seconds [default: at Ctrl-C]
+    #[arg(long)]
+    duration: Option<f64>,
+    /// Video only
+    #[arg(long)]
+    no_audio: bool,
+    /// Keep the slices on disk even when storage is configured
+    #[arg(long)]
+    no_upload: bool,
+    /// ClassId (names the folder and the upload path)
+    #[arg(long, default_value_t = 0)]
+    class_id: u64,
+    /// UserId the upload is filed under [default: $USER]
+    #[arg(long)]
+    user: Option<String>,
+}
+
+fn parse_wnd(s: &str) -> Result<u64, String> {
+    let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => s.parse(),
+    };
+    parsed.map_err(|e| format!("{s:?} is not a window id: {e}"))
+}
+
+/// Run the command; `Ok(false)` when the recording ended on its own with an
+/// error (its slices are kept).
+pub fn run(flags: &Flags, args: &RecordArgs) -> anyhow::Result<bool> {
+    let cfg = Config::load(flags)?;
+    let (root, dst) = match &args.output {
+        Some(out) => {
+            let dir = out.parent().filter(|p| !p.as_os_str().is_empty());
+            let dir = dir.map_or_else(|| PathBuf::from("."), PathBuf::from);
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            let name = out.file_name().context("--output names no file")?;
+            (dir, Some(name.to_string_lossy().into_owned()))
+        }
+        None => (cfg.record_root.clone(), None),
+    };
+    let upload = !args.no_upload && cfg.upload.is_some();
+    let start = start_request(args, dst, upload)?;
+    // The upload workers run on this runtime, beside the recording.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let _in_runtime = rt.enter();
+    let uploads = match upload {
+        true => crate::start_uploads(&cfg, "uploads-record")?.0,
+        false => None,
+    };
+    let user = args
+        .user
+        .clone()
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "teacher".into());
+    let mut task = task::start(
+        &cfg,
+        &root,
+        uploads.as_ref(),
+        &start,
+        (user, flags.sdkappid.unwrap_or(0)),
+    )
+    .map_err(|e| anyhow::anyhow!("{} ({})", e.message, e.code.code()))?;
+
+    let limit = args.duration.map(Duration::from_secs_f64);
+    let mut line = Progress::new();
+    let stopped_by = rt.block_on(async {
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tokio::select! {
+                _ = crate::server::shutdown_signal() => return "interrupted",
+                _ = tick.tick() => {}
+            }
+            let Some(rec) = &task.recording else {
+                return "ended";
+            };
+            let stats = rec.stats();
+            line.show(&task, &stats, uploads.as_ref());
+            if rec.has_ended() {
+                return "ended";
+            }
+            if limit.is_some_and(|l| stats.recorded >= l) {
+                return "duration reached";
+            }
+        }
+    });
+    task::stop(&mut task);
+    let stats = task.last.clone().unwrap_or_default();
+    line.finish(&format!(
+        "stopped ({stopped_by}): {:.1} s, {} frames, {} dropped",
+        stats.recorded.as_secs_f64(),
+        stats.frames,
+        stats.dropped
+    ));
+    for s in &stats.slices {
+        println!("{}", s.path.display());
+    }
+    if let Some(q) = &uploads {
+        rt.block_on(wait_for_upload(q, &task, &mut line));
+    }
+    if let Some(why) = &stats.failure {
+        eprintln!("the recording ended on its own: {why}");
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// The arguments as a StartRecord body, checked like one.
+fn start_request(
+    args: &RecordArgs,
+    dst: Option<String>,
+    upload: bool,
+) -> anyhow::Result<txcr_protocol::StartRecord> {
+    let mut body = json!({
+        "VideoFps": args.fps,
+        "SliceTime": args.slice,
+        "EnableAudio": !args.no_audio,
+        "EnableUpload": upload,
+        "ClassId": args.class_id,
+        "VideoBps": args.bitrate,
+        "DstPath": dst,
+        "AppProc": args.app,
+        // The test pattern needs no window: any id will do.
+        "Wnd": args.window.or(args.app.is_none().then_some(1)),
+    });
+    if let Some(r) = &args.region {
+        let v: Vec<u32> = r
+            .split(',')
+            .map(|n| n.trim().parse())
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("--region {r:?}: expected x,y,width,height"))?;
+        let [x, y, w, h] = v[..] else {
+            bail!("--region {r:?}: expected four numbers x,y,width,height");
+        };
+        for (k, n) in [("x", x), ("y", y), ("Width", w), ("Height", h)] {
+            body[k] = n.into();
+        }
+    }
+    if args.window.is_some() && args.app.is_some() {
+        bail!("give --window or --app, not both");
+    }
+    match parse_request("StartRecord", body.to_string().as_bytes()) {
+        Ok(Request::StartRecord(s)) => Ok(s),
+        Ok(_) => bail!("not a StartRecord"),
+        Err(e) => bail!("{}", e.message),
+    }
+}
+
+/// Wait until the task is stored; a second Ctrl-C leaves the rest to the
+/// journal.
+async fn wait_for_upload(q: &UploadQueue, task: &Task, line: &mut Progress) {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tokio::select! {
+            _ = crate::server::shutdown_signal() => {
+                line.finish("upload interrupted: the rest goes up at the next `txcloudrecord record`");
+                return;
+            }
+            _ = tick.tick() => {}
+        }
+        let Some(st) = q.status().into_iter().find(|s| s.task_id == task.id) else {
+            line.finish("uploaded");
+            return;
+        };
+        let (done, total) = st.slices;
+        if st.state == "uploaded" {
+            line.finish(&format!("uploaded {done}/{total} slices"));
+            return;
+        }
+        let why = st.error.map(|e| format!(" ({e})")).unwrap_or_default();
+        line.write(&format!("upload: {} {done}/{total} slices{why}", st.state));
+    }
+}
+
+/// The live line: rewritten in place on a terminal, a line a second otherwise.
+struct Progress {
+    tty: bool,
+    last: Option<(Instant, u64)>,
+    printed: Option<Instant>,
+}
+
+impl Progress {
+    fn new() -> Self {
+        Self {
+            tty: std::io::stderr().is_terminal(),
+            last: None,
+            printed: None,
+        }
+    }
+
+    fn show(&mut self, task: &Task, stats: &txcr_recorder::Stats, uploads: Option<&UploadQueue>) {
+        let now = Instant::now();
+        let fps = match self.last {
+            Some((t, frames)) if now > t => {
+                stats.frames.saturating_sub(frames) as f64 / (now - t).as_secs_f64()
+            }
+            _ => 0.0,
+        };
+        self.last = Some((now, stats.frames));
+        let secs = stats.recorded.as_secs();
+        let mut text = format!(
+            "recording {:02}:{:02}:{:02}  {fps:4.1} fps  {} frames  {} dropped  {} slices",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60,
+            stats.frames,
+            stats.dropped,
+            stats.slices.len(),
+        );
+        let upload = uploads.and_then(|q| q.status().into_iter().find(|s| s.task_id == task.id));
+        if let Some(st) = upload {
+            text.push_str(&format!(
+                "  upload {}/{} {}",
+                st.slices.0, st.slices.1, st.state
+            ));
+        }
+        self.write(&text);
+    }
+
+    fn write(&mut self, text: &str) {
+        let mut err = std::io::stderr().lock();
+        if self.tty {
+            let _ = write!(err, "\r\x1b[K{text}");
+            let _ = err.flush();
+        } else if self
+            .printed
+            .is_none_or(|t| t.elapsed() >= Duration::from_millis(900))
+        {
+            let _ = writeln!(err, "{text}");
+            self.printed = Some(Instant::now());
+        }
+    }
+
+    fn finish(&mut self, text: &str) {
+        let mut err = std::io::stderr().lock();
+        let _ = if self.tty {
+            writeln!(err, "\r\x1b[K{text}")
+        } else {
+            writeln!(err, "{text}")
+        };
+    }
+}

@@ -1,0 +1,174 @@
+//! Starting one recording task from a StartRecord: the destination, the
+//! picture and sound sources, the encoder settings and the hand-off of each
+//! finished slice to the upload queue. Shared by the HTTP service and the
+//! one-shot `record` command.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use txcr_capture::audio::{AudioSource, CpalSource, ToneSource};
+use txcr_capture::{FrameSource, Region, TestPattern};
+use txcr_mux::FinishedSlice;
+use txcr_protocol::{ApiError, ErrorCode, StartRecord};
+use txcr_recorder::{resolve_dst, Recording, RecordingSpec, SliceHook, Stats};
+use txcr_slice_upload::{TaskMeta, UploadQueue};
+
+use crate::capture::Unavailable;
+use crate::config::{CaptureMode, Config};
+use crate::errors;
+
+/// Size of the virtual window the test pattern stands for.
+const PATTERN_SIZE: (u32, u32) = (1280, 720);
+
+/// A recording task: its recording while it runs, its final stats after.
+#[derive(Debug)]
+pub struct Task {
+    /// `<ClassId>-<unix ms>`.
+    pub id: String,
+    /// Running recording.
+    pub recording: Option<Recording>,
+    /// Final stats once the recording has stopped.
+    pub last: Option<Stats>,
+    /// The upload queue, when this task's slices are being uploaded.
+    pub upload: Option<UploadQueue>,
+}
+
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn task_id(class_id: u64) -> String {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    format!("{class_id}-{ms}")
+}
+
+/// Start recording `s` under `root` for `user` (UserId, SdkAppId); slices go
+/// to `uploads` when `s.enable_upload` and a queue is given.
+pub fn start(
+    cfg: &Config,
+    root: &Path,
+    uploads: Option<&UploadQueue>,
+    s: &StartRecord,
+    (user, sdkappid): (String, u64),
+) -> Result<Task, ApiError> {
+    let id = task_id(s.class_id);
+    let dst = s
+        .dst_path
+        .clone()
+        .unwrap_or_else(|| format!("{}/{id}.flv", s.class_id));
+    let dst = resolve_dst(root, &dst).map_err(|e| errors::record(&e.into()))?;
+    let source = source(cfg, s)?;
+    let mut spec = RecordingSpec::new(dst.clone(), s.video_fps, s.slice_time);
+    spec.bitrate = s.video_bps;
+    spec.preset = cfg.preset.clone();
+    spec.tune = cfg.tune.clone();
+    spec.x264_params = cfg.x264_params.clone();
+    spec.min_free_bytes = cfg.min_free_mb << 20;
+    let audio = s.enable_audio.then(|| audio_source(cfg)).flatten();
+    let upload = uploads.filter(|_| s.enable_upload).cloned();
+    if s.enable_upload && upload.is_none() {
+        tracing::warn!(
+            "EnableUpload: no storage is configured (TXCR_S3_BUCKET); slices stay on disk"
+        );
+    }
+    if let Some(q) = &upload {
+        let meta = TaskMeta {
+            task_id: id.clone(),
+            sdkappid,
+            class_id: s.class_id,
+            user_id: user,
+            start_time: unix_now(),
+            dst: dst.clone(),
+        };
+        q.begin_task(meta)
+            .map_err(|e| ApiError::new(ErrorCode::RecorderFailed, format!("upload queue: {e}")))?;
+        let (q, task) = (q.clone(), id.clone());
+        spec.on_slice = Some(SliceHook(Arc::new(move |f: &FinishedSlice| {
+            q.queue_slice(
+                &task,
+                f.info.seq,
+                &f.path,
+                f.info.start_ms,
+                f.info.duration_ms(),
+            );
+        })));
+    }
+    let recording = match Recording::start(source, audio, spec) {
+        Ok(r) => r,
+        Err(e) => {
+            if let Some(q) = &upload {
+                q.finish_task(&id);
+            }
+            return Err(errors::record(&e));
+        }
+    };
+    tracing::info!(task = %id, dst = %dst.display(), fps = s.video_fps, slice = s.slice_time, "recording started");
+    Ok(Task {
+        id,
+        recording: Some(recording),
+        last: None,
+        upload,
+    })
+}
+
+/// Stop the task's recording (drained, last slice finished) and tell the
+/// upload queue no more slices come.
+pub fn stop(t: &mut Task) {
+    if let Some(rec) = t.recording.take() {
+        match rec.stop() {
+            Ok(summary) => {
+                tracing::info!(task = %t.id, slices = summary.stats.slices.len(), frames = summary.stats.frames, dropped = summary.stats.dropped, audio = %summary.stats.audio, "recording stopped");
+                t.last = Some(summary.stats);
+            }
+            Err(e) => tracing::error!(task = %t.id, "recording did not stop cleanly: {e}"),
+        }
+        // Every slice is queued by now: the task may complete in storage.
+        if let Some(q) = &t.upload {
+            q.finish_task(&t.id);
+        }
+    }
+}
+
+fn source(cfg: &Config, s: &StartRecord) -> Result<Box<dyn FrameSource>, ApiError> {
+    let region = Region {
+        x: s.x,
+        y: s.y,
+        width: s.width,
+        height: s.height,
+    };
+    match cfg.capture {
+        CaptureMode::TestPattern => {
+            let (w, h) = PATTERN_SIZE;
+            Ok(Box::new(
+                TestPattern::new(w, h, region).map_err(errors::capture)?,
+            ))
+        }
+        _ => crate::capture::open_window(&s.target, region, cfg).map_err(errors::capture),
+    }
+}
+
+/// The sound to record: a test tone with the test pattern, else the system's
+/// device. When no device can be opened, a source that says why (the
+/// recorder records video only and shows the reason in `Record.Audio`).
+fn audio_source(cfg: &Config) -> Option<Box<dyn AudioSource>> {
+    if cfg.capture == CaptureMode::TestPattern {
+        return Some(Box::new(ToneSource::new(440.0)));
+    }
+    match CpalSource::open(cfg.audio_device.as_deref()) {
+        Ok(src) => Some(Box::new(src)),
+        Err(e) => {
+            let why = match e {
+                txcr_capture::CaptureError::Unavailable(m) => m,
+                other => other.to_string(),
+            };
+            Some(Box::new(Unavailable(why)))
+        }
+    }
+}
