@@ -268,6 +268,16 @@ fn default_dirs() -> (PathBuf, PathBuf) {
 impl Config {
     /// Merge flags/env, the config file and defaults; create the directories.
     pub fn load(flags: &Flags) -> anyhow::Result<Self> {
+        Self::build(flags, true)
+    }
+
+    /// The settings without creating the folders they name (for `doctor`,
+    /// which reports a folder that cannot be created instead of failing).
+    pub fn read(flags: &Flags) -> anyhow::Result<Self> {
+        Self::build(flags, false)
+    }
+
+    fn build(flags: &Flags, create: bool) -> anyhow::Result<Self> {
         let file: File = match &flags.config {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
@@ -288,10 +298,19 @@ impl Config {
             .clone()
             .or(file.record_root)
             .unwrap_or(videos_default);
-        for dir in [&data_dir, &record_root] {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        if create {
+            for dir in [&data_dir, &record_root] {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+            }
         }
-        let record_root = std::fs::canonicalize(&record_root)?;
+        let record_root = std::fs::canonicalize(&record_root).or_else(|e| {
+            if create {
+                Err(e)
+            } else {
+                Ok(record_root)
+            }
+        })?;
         let origins = if flags.allow_origin.is_empty() {
             file.allow_origins.unwrap_or_default()
         } else {

@@ -28,6 +28,9 @@ pub fn init_stderr(default: &str) {
 /// otherwise stderr alone, with a warning).
 pub fn init_service(dir: Option<&Path>) {
     let files = dir.map(|d| {
+        // The appender reads the folder (to prune old files) before it
+        // creates it.
+        let _ = std::fs::create_dir_all(d);
         tracing_appender::rolling::Builder::new()
             .rotation(tracing_appender::rolling::Rotation::DAILY)
             .filename_prefix("txcloudrecord")

@@ -5,6 +5,7 @@
 
 mod capture;
 mod config;
+mod doctor;
 mod errors;
 mod events;
 mod instance;
@@ -48,6 +49,14 @@ enum Cmd {
     /// Record a window from the command line (no HTTP): a live progress
     /// line, Ctrl-C stops cleanly.
     Record(record::RecordArgs),
+    /// Check this machine: port, display and compositor, sound, disk,
+    /// storage and clock; each problem with how to fix it. Exit status 1
+    /// when something would stop a class from being recorded or uploaded.
+    Doctor {
+        /// Print the findings as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -62,7 +71,7 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     // The one-shot command keeps the terminal for its progress line.
-    let quiet = matches!(cli.command, Some(Cmd::Record(_)));
+    let quiet = matches!(cli.command, Some(Cmd::Record(_) | Cmd::Doctor { .. }));
     if !matches!(cli.command, Some(Cmd::Serve) | None) {
         logs::init_stderr(if quiet { "warn" } else { "info" });
     }
@@ -87,6 +96,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Ok(())
             } else {
                 anyhow::bail!("the recording failed (its slices are kept)")
+            }
+        }
+        Some(Cmd::Doctor { json }) => {
+            if doctor::run(&cli.flags, json)? {
+                Ok(())
+            } else {
+                std::process::exit(1)
             }
         }
         Some(Cmd::Serve) | None => serve(&cli.flags),

@@ -157,6 +157,30 @@ impl S3Store {
         }
     }
 
+    /// Whether the bucket is there and the keys open it (HeadBucket; its
+    /// answers have no body, so the status says which).
+    pub async fn check(&self) -> Result<(), StoreError> {
+        let e = match self
+            .client
+            .head_bucket()
+            .bucket(&self.settings.bucket)
+            .send()
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(e) => e,
+        };
+        let status = e.raw_response().map(|r| r.status().as_u16());
+        Err(match status {
+            Some(404) => StoreError::Permanent("NoSuchBucket: the bucket does not exist".into()),
+            Some(403) => StoreError::Permanent(
+                "AccessDenied: the keys are refused or may not use this bucket".into(),
+            ),
+            Some(400) => StoreError::Permanent("the request was refused as malformed".into()),
+            _ => classify(e),
+        })
+    }
+
     /// The SDK client (for tests and tools that read back).
     pub fn client(&self) -> &aws_sdk_s3::Client {
         &self.client

@@ -10,6 +10,7 @@
 //! [`CaptureError::WindowClosed`] and the recording ends cleanly.
 
 mod find;
+mod probe;
 mod shm;
 
 use txcr_core::{FrameRef, VideoFrame};
@@ -20,6 +21,7 @@ use x11rb::protocol::Event;
 use x11rb::rust_connection::RustConnection;
 
 pub use find::find_by_process;
+pub use probe::{probe, DisplayReport};
 
 use crate::{CaptureError, FrameSource, Region};
 use shm::ShmSegment;
