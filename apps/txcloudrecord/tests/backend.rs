@@ -262,27 +262,10 @@ fn a_class_becomes_one_mp4_a_callback_a_query_result_and_a_playable_page() {
     );
 }
 
-/// Chromium (or Chrome): `TXCR_TEST_BROWSER`, else the first on PATH.
-fn browser() -> String {
-    if let Ok(b) = std::env::var("TXCR_TEST_BROWSER") {
-        return b;
-    }
-    ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find(|b| {
-            Command::new(b)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-        .expect("Chromium is installed (cargo xtask setup)")
-        .to_owned()
-}
-
 /// Open the page in headless Chromium; the first video's (state, currentTime).
 fn chromium_plays(url: &str) -> (String, f64) {
     let profile = tempfile::tempdir().unwrap();
-    let out = Command::new(browser())
+    let out = Command::new(util::browser::browser())
         .args([
             "--headless",
             "--no-sandbox",

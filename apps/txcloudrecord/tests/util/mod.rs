@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // test helpers
 
 pub mod backend;
+pub mod browser;
 #[cfg(target_os = "linux")]
 pub mod pg;
 #[cfg(target_os = "linux")]
@@ -76,13 +77,18 @@ impl Svc {
         let root = dir.path().join("rec");
         std::fs::create_dir_all(&root).unwrap();
         let root = root.canonicalize().unwrap();
+        let port = if args.contains(&"--port") {
+            &[][..]
+        } else {
+            &["--port", "0"][..]
+        };
         let capture = if args.contains(&"--capture") {
             &[][..]
         } else {
             &["--capture", "test-pattern"][..]
         };
         let mut child = bin()
-            .args(["--port", "0"])
+            .args(port)
             .args(capture)
             .arg("--data-dir")
             .arg(dir.path().join("data"))
