@@ -4,6 +4,7 @@
 
 pub mod backend;
 pub mod browser;
+pub mod openapi;
 #[cfg(target_os = "linux")]
 pub mod pg;
 #[cfg(target_os = "linux")]
