@@ -5,9 +5,8 @@
 
 mod util;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use util::s3::S3;
@@ -66,7 +65,10 @@ fn record_for_a_duration_prints_progress_and_the_slices() {
 }
 
 #[test]
+#[cfg(unix)] // sends SIGINT
 fn ctrl_c_stops_cleanly_and_keeps_every_second() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("b.flv");
     let mut running = util::Running(

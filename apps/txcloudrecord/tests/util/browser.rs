@@ -10,9 +10,13 @@ pub struct Browser(Running);
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        // The browser leads its own process group: end the helpers with it.
-        let group = format!("-{}", self.0 .0.id());
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        // The browser leads its own process group: end the helpers with it
+        // (then `Running` reaps the browser itself).
+        #[cfg(unix)]
+        {
+            let group = format!("-{}", self.0 .0.id());
+            let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        }
     }
 }
 
@@ -35,9 +39,11 @@ pub fn browser() -> String {
 
 /// A headless browser showing `url` until dropped (its profile in `profile`).
 pub fn open(url: &str, profile: &std::path::Path) -> Browser {
-    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(browser());
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     Browser(Running(
-        Command::new(browser())
+        cmd
             .args([
                 "--headless=new",
                 "--no-sandbox",
@@ -52,7 +58,6 @@ pub fn open(url: &str, profile: &std::path::Path) -> Browser {
             .arg(url)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .process_group(0)
             .spawn()
             .expect("the browser starts"),
     ))
