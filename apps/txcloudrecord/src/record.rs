@@ -197,8 +197,8 @@ fn start_request(
     }
 }
 
-/// Wait until the task is stored; a second Ctrl-C leaves the rest to the
-/// journal.
+/// Wait until the task, and whatever an interrupted earlier run left in the
+/// journal, is stored; a second Ctrl-C leaves the rest to the journal.
 async fn wait_for_upload(q: &UploadQueue, task: &Task, line: &mut Progress) {
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     loop {
@@ -209,17 +209,29 @@ async fn wait_for_upload(q: &UploadQueue, task: &Task, line: &mut Progress) {
             }
             _ = tick.tick() => {}
         }
-        let Some(st) = q.status().into_iter().find(|s| s.task_id == task.id) else {
-            line.finish("uploaded");
-            return;
-        };
-        let (done, total) = st.slices;
-        if st.state == "uploaded" {
-            line.finish(&format!("uploaded {done}/{total} slices"));
+        let all = q.status();
+        let ours = all.iter().find(|s| s.task_id == task.id);
+        let (done, total) = ours.map_or((0, 0), |s| s.slices);
+        let pending: Vec<_> = all.iter().filter(|s| s.state != "uploaded").collect();
+        if pending.is_empty() {
+            let earlier = all.len().saturating_sub(usize::from(ours.is_some()));
+            let also = match earlier {
+                0 => String::new(),
+                n => format!(" (and {n} earlier task(s))"),
+            };
+            line.finish(&format!("uploaded {done}/{total} slices{also}"));
             return;
         }
-        let why = st.error.map(|e| format!(" ({e})")).unwrap_or_default();
-        line.write(&format!("upload: {} {done}/{total} slices{why}", st.state));
+        let why = pending
+            .iter()
+            .find_map(|s| s.error.clone())
+            .map(|e| format!(" ({e})"))
+            .unwrap_or_default();
+        let state = ours.map_or("wait", |s| s.state);
+        line.write(&format!(
+            "upload: {state} {done}/{total} slices, {} task(s) waiting{why}",
+            pending.len()
+        ));
     }
 }
 

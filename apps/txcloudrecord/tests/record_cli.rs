@@ -201,3 +201,68 @@ fn the_service_logs_to_a_dated_file_in_its_data_directory() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+#[cfg(unix)] // sends SIGINT
+fn an_interrupted_upload_goes_up_with_the_next_run() {
+    use std::process::Stdio;
+    let mut s3 = S3::start();
+    let env: Vec<(String, String)> = s3.env("again");
+    s3.stop(); // unreachable while the first class is recorded
+    let dir = tempfile::tempdir().unwrap();
+    let run = |class: &str| {
+        let mut c = record(dir.path());
+        c.envs(env.clone())
+            .env("TXCR_SDKAPPID", "1400000000")
+            .env("TXCR_SECRET_KEY", util::KEY)
+            .args(["--slice", "1", "--duration", "1.5", "--class-id", class]);
+        c
+    };
+    let mut first = util::Running(
+        run("1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    // Recorded, now waiting for storage that does not answer.
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(
+        first.0.try_wait().unwrap().is_none(),
+        "it waits for the upload"
+    );
+    let pid = first.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = util::wait_child(&mut first.0, Duration::from_secs(10)).expect("exits");
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut first.0.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(status.success(), "{err}");
+    assert!(err.contains("upload interrupted"), "{err}");
+
+    // The next run uploads its own class and the one left behind.
+    s3.restart();
+    let out = run("2").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("and 1 earlier task"), "{err}");
+    let keys = s3.list("again/");
+    for class in ["1", "2"] {
+        let prefix = format!("again/1400000000/{class}/");
+        assert!(
+            keys.iter()
+                .any(|k| k.starts_with(&prefix) && k.ends_with("manifest.json")),
+            "{keys:?}"
+        );
+        assert_eq!(
+            keys.iter()
+                .filter(|k| k.starts_with(&prefix) && k.ends_with(".flv"))
+                .count(),
+            2,
+            "{keys:?}"
+        );
+    }
+}
