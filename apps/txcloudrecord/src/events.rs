@@ -1,7 +1,7 @@
 //! `GET /localrecord/v1/Events`: the live progress stream (server-sent
 //! events, see `txcr_protocol::events`). Each client gets a task that reads
-//! the service's state every [`TICK`] and sends what changed; nothing is
-//! computed for nobody.
+//! the service's state every [`TICK`], and at once after a command, and
+//! sends what changed; nothing is computed for nobody.
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -55,6 +55,7 @@ pub fn open(app: &Arc<App>, caller: Caller) -> Result<ChannelBody, txcr_protocol
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
+                _ = app.changed.notified() => {}
                 _ = tx.closed() => return,
                 _ = closing.changed() => return,
             }

@@ -160,6 +160,7 @@ fn serve(flags: &Flags) -> anyhow::Result<()> {
             service: service::Service::new(cfg, uploads, creds),
             exit: Notify::new(),
             closing: tokio::sync::watch::channel(false).0,
+            changed: Notify::new(),
         });
         server::serve(listener, app).await
     })

@@ -36,6 +36,9 @@ pub struct App {
     pub exit: Notify,
     /// Set when the service stops: event streams end.
     pub closing: tokio::sync::watch::Sender<bool>,
+    /// Woken after every command that changed something, so event streams
+    /// send its effect at once instead of at their next tick.
+    pub changed: Notify,
 }
 
 type Resp = Response<BoxBody<Bytes, Infallible>>;
@@ -179,6 +182,9 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Resp, Infallibl
         Ok(outcome) => {
             if outcome.exit {
                 app.exit.notify_one();
+            }
+            if !matches!(cmd.as_str(), "GetState" | "GetPreview") {
+                app.changed.notify_waiters();
             }
             respond(StatusCode::OK, success(outcome.fields), &cors)
         }
