@@ -27,7 +27,7 @@ use crate::task::{self, Task};
 #[derive(Debug, Clone, Args)]
 pub struct RecordArgs {
     /// Window to record: X11 window id (decimal or 0x…) or HWND
-    #[arg(long, value_parser = parse_wnd)]
+    #[arg(long, value_parser = parse_wnd, conflicts_with = "app")]
     window: Option<u64>,
     /// Or the program whose largest window to record (e.g. `firefox`)
     #[arg(long)]
@@ -186,9 +186,6 @@ fn start_request(
         for (k, n) in [("x", x), ("y", y), ("Width", w), ("Height", h)] {
             body[k] = n.into();
         }
-    }
-    if args.window.is_some() && args.app.is_some() {
-        bail!("give --window or --app, not both");
     }
     match parse_request("StartRecord", body.to_string().as_bytes()) {
         Ok(Request::StartRecord(s)) => Ok(s),

@@ -13,13 +13,12 @@ use std::sync::Mutex;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::{json, Value};
+use util::openapi::validator;
 use util::{user_sig, Reply, Svc, APP};
 
 fn doc() -> Value {
     util::openapi::doc("local.json")
 }
-
-use util::openapi::validator;
 
 /// Checks answers against the document and remembers which codes were seen.
 struct Conformance {
@@ -235,7 +234,11 @@ fn every_command_and_every_error_code_answers_as_documented() {
 
     assert_eq!(c.post(&svc, "Exit", ""), json!({}));
     // Every code but the never-returned ones was provoked, every command answered.
-    let never: BTreeSet<i64> = [-10003].into();
+    // -10003 is never sent; the window codes need an X server (Linux only).
+    let mut never: BTreeSet<i64> = [-10003].into();
+    if cfg!(not(target_os = "linux")) {
+        never.extend([-10004, -10008]);
+    }
     let all: BTreeSet<i64> = txcr_protocol::ErrorCode::ALL
         .iter()
         .map(|c| i64::from(c.code()))
@@ -267,9 +270,7 @@ fn x11_codes(c: &Conformance, start: &str) {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn x11_codes(c: &Conformance, _start: &str) {
-    c.seen.lock().unwrap().extend([-10004, -10008]);
-}
+fn x11_codes(_c: &Conformance, _start: &str) {}
 
 /// Any JSON value, nested a little.
 fn any_json() -> impl Strategy<Value = Value> {

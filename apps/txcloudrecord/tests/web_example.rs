@@ -79,6 +79,15 @@ fn serve(mut s: TcpStream, root: &std::path::Path, tx: &mpsc::Sender<Value>) {
     let _ = s.write_all(&body);
 }
 
+/// A JSON array of strings.
+fn strings(v: &Value) -> Vec<&str> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect()
+}
+
 #[test]
 fn the_example_page_launches_and_drives_a_class_in_chromium() {
     let (page_port, reports) = page_server();
@@ -106,21 +115,11 @@ fn the_example_page_launches_and_drives_a_class_in_chromium() {
         .expect("the page reports");
     assert_eq!(report["ok"], true, "{report:#}");
     assert_eq!(report["launched"], true, "{report:#}");
-    let steps: Vec<&str> = report["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_str().unwrap())
-        .collect();
+    let steps = strings(&report["steps"]);
     assert_eq!(steps, ["init", "start", "paused", "resumed", "stopped"]);
     // The states it saw, live, without polling (the stream opens after
     // Init, so its first state may already be Recording).
-    let states: Vec<&str> = report["states"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_str().unwrap())
-        .collect();
+    let states = strings(&report["states"]);
     let class = ["Recording", "Paused", "Recording", "Idle"];
     assert!(
         states == class || states[1..] == class && states[0] == "Idle",

@@ -423,16 +423,9 @@ fn capture_loop(
                     drop(ctl);
                     let mut frame = spare.pop().unwrap_or_else(|| I420Frame::new(w, h));
                     frame.pts = pts;
-                    let grabbed_ok = source.grab_view(&mut grabbed, &mut |view| {
-                        sh.preview.publish(
-                            convert_into(view, &mut frame)
-                                .and_then(|()| thumbnail(&frame, max_width))
-                                .map_err(|e| e.to_string()),
-                        );
-                    });
-                    if let Err(e) = grabbed_ok {
-                        sh.preview.publish(Err(e.to_string()));
-                    }
+                    let made = grab_into(source.as_mut(), &mut grabbed, &mut frame)
+                        .and_then(|()| thumbnail(&frame, max_width).map_err(|e| e.to_string()));
+                    sh.preview.publish(made);
                     spare.push(frame);
                     continue 'ticks;
                 }
@@ -463,17 +456,7 @@ fn capture_loop(
         match spare.pop() {
             Some(mut frame) => {
                 grabbed.pts = pts;
-                // Converted straight from what the source lends (X11: its
-                // shared memory); with no new picture, the recycled one is
-                // sent again (a minimised window keeps its last look).
-                let mut converted = Ok(());
-                let grabbed_ok = source.grab_view(&mut grabbed, &mut |view| {
-                    converted = convert_into(view, &mut frame);
-                });
-                let result = grabbed_ok
-                    .map_err(|e| e.to_string())
-                    .and_then(|_| converted.map_err(|e| e.to_string()));
-                if let Err(e) = result {
+                if let Err(e) = grab_into(source.as_mut(), &mut grabbed, &mut frame) {
                     sh.fail(format!("capture: {e}"));
                     return;
                 }
@@ -507,6 +490,24 @@ fn capture_loop(
             next = now + interval;
         }
     }
+}
+
+/// Grab the source's picture and convert it into `frame`: straight from what
+/// the source lends (X11: its shared memory), else from `grabbed`. With no
+/// new picture, `frame` keeps what it showed (a minimised window keeps its
+/// last look).
+fn grab_into(
+    source: &mut dyn FrameSource,
+    grabbed: &mut VideoFrame,
+    frame: &mut I420Frame,
+) -> Result<(), String> {
+    let mut converted = Ok(());
+    source
+        .grab_view(grabbed, &mut |view| {
+            converted = convert_into(view, frame);
+        })
+        .map_err(|e| e.to_string())?;
+    converted.map_err(|e| e.to_string())
 }
 
 /// Open the AAC encoder for the source's format and start the source.
