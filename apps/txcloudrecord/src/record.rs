@@ -104,16 +104,27 @@ pub fn run(flags: &Flags, args: &RecordArgs) -> anyhow::Result<bool> {
         .clone()
         .or_else(|| std::env::var("USER").ok())
         .unwrap_or_else(|| "teacher".into());
+    let limit = match args.duration {
+        Some(d) => Some(
+            Duration::try_from_secs_f64(d)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .with_context(|| {
+                    format!("--duration {d}: expected a positive number of seconds")
+                })?,
+        ),
+        None => None,
+    };
     let mut task = task::start(
         &cfg,
         &root,
         uploads.as_ref(),
         &start,
         (user, flags.sdkappid.unwrap_or(0)),
+        limit,
     )
     .map_err(|e| anyhow::anyhow!("{} ({})", e.message, e.code.code()))?;
 
-    let limit = args.duration.map(Duration::from_secs_f64);
     let mut line = Progress::new();
     let stopped_by = rt.block_on(async {
         let mut tick = tokio::time::interval(Duration::from_millis(500));
@@ -128,10 +139,10 @@ pub fn run(flags: &Flags, args: &RecordArgs) -> anyhow::Result<bool> {
             let stats = rec.stats();
             line.show(&task, &stats, uploads.as_ref());
             if rec.has_ended() {
-                return "ended";
-            }
-            if limit.is_some_and(|l| stats.recorded >= l) {
-                return "duration reached";
+                // The recorder ends on its own at the limit, after exactly
+                // the frames of [0, limit).
+                let reached = stats.failure.is_none() && limit.is_some_and(|l| stats.recorded >= l);
+                return if reached { "duration reached" } else { "ended" };
             }
         }
     });

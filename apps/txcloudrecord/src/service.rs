@@ -215,6 +215,7 @@ impl Service {
             self.uploads.as_ref(),
             s,
             user,
+            None,
         )?;
         inner.task = Some(task);
         inner.last_error = None;

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use txcr_capture::audio::{AudioSource, CpalSource, ToneSource};
 use txcr_capture::{FrameSource, Region, TestPattern};
@@ -50,13 +50,15 @@ fn task_id(class_id: u64) -> String {
 }
 
 /// Start recording `s` under `root` for `user` (UserId, SdkAppId); slices go
-/// to `uploads` when `s.enable_upload` and a queue is given.
+/// to `uploads` when `s.enable_upload` and a queue is given. With a `limit`,
+/// the recording ends on its own after that much recorded time.
 pub fn start(
     cfg: &Config,
     root: &Path,
     uploads: Option<&UploadQueue>,
     s: &StartRecord,
     (user, sdkappid): (String, u64),
+    limit: Option<Duration>,
 ) -> Result<Task, ApiError> {
     let id = task_id(s.class_id);
     let dst = s
@@ -71,6 +73,7 @@ pub fn start(
     spec.tune = cfg.tune.clone();
     spec.x264_params = cfg.x264_params.clone();
     spec.min_free_bytes = cfg.min_free_mb << 20;
+    spec.limit = limit;
     let audio = s.enable_audio.then(|| audio_source(cfg)).flatten();
     let upload = uploads.filter(|_| s.enable_upload).cloned();
     if s.enable_upload && upload.is_none() {

@@ -140,3 +140,97 @@ fn default_dst_path_lands_under_the_root_by_class() {
     assert!(files[0].starts_with(svc.root.join("77")), "{files:?}");
     assert_eq!(decode_errors(&files[0]), "");
 }
+
+#[test]
+fn a_class_with_a_break_decodes_at_its_frame_rate_every_time() {
+    // The simplest class with a break, default settings: 2 s, a 2 s pause, 2 s.
+    let svc = Svc::start();
+    svc.init("teacher");
+    for n in 0..2 {
+        let body = format!(r#"{{"Wnd":1,"DstPath":"break{n}.flv","ClassId":1}}"#);
+        assert_eq!(svc.cmd("StartRecord", &body), serde_json::json!({}));
+        sleep(Duration::from_secs(2));
+        svc.cmd("PauseRecord", "");
+        sleep(Duration::from_secs(2));
+        svc.cmd("ResumeRecord", "");
+        sleep(Duration::from_secs(2));
+        svc.cmd("StopRecord", "");
+        let files = slices(&svc.state());
+        assert_eq!(files.len(), 1, "{files:?}");
+        assert_clean_and_increasing(&files);
+    }
+}
+
+#[test]
+fn previews_and_breaks_as_the_example_page_makes_them_change_nothing_recorded() {
+    // A preview every 0.5 s while the teacher pauses 1 s every 3 s.
+    let svc = Svc::start();
+    svc.init("teacher");
+    svc.cmd(
+        "StartRecord",
+        r#"{"Wnd":1,"DstPath":"page.flv","Width":640,"Height":360,"VideoFps":15,"SliceTime":5,"ClassId":2,"EnableUpload":false}"#,
+    );
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let r = svc.cmd("GetPreview", r#"{"MaxWidth":320}"#);
+                assert!(r["Image"].is_string() || error_code(&r).is_some(), "{r}");
+                sleep(Duration::from_millis(500));
+            }
+        });
+        for _ in 0..5 {
+            sleep(Duration::from_secs(2));
+            svc.cmd("PauseRecord", "");
+            sleep(Duration::from_secs(1));
+            svc.cmd("ResumeRecord", "");
+        }
+        sleep(Duration::from_secs(3));
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    svc.cmd("StopRecord", "");
+    let files = slices(&svc.state());
+    assert_eq!(files.len(), 3, "13 s recorded in 5 s slices: {files:?}");
+    assert_clean_and_increasing(&files);
+}
+
+#[test]
+fn racing_clients_sending_every_command_leave_only_clean_slices() {
+    let svc = Svc::start();
+    svc.init("teacher");
+    let t0 = std::time::Instant::now();
+    std::thread::scope(|s| {
+        for seed in 1..=16u64 {
+            let svc = &svc;
+            s.spawn(move || {
+                let mut x = 0x9e37_79b9_7f4a_7c15 ^ seed;
+                let mut below = |n: u64| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x % n
+                };
+                while t0.elapsed() < Duration::from_secs(15) {
+                    let slice = 1 + below(3);
+                    let start = format!(
+                        r#"{{"Wnd":1,"Width":320,"Height":180,"SliceTime":{slice},"ClassId":3,"EnableUpload":false}}"#
+                    );
+                    let (cmd, body) = match below(6) {
+                        0 => ("StartRecord", start.as_str()),
+                        1 => ("StopRecord", ""),
+                        2 => ("PauseRecord", ""),
+                        3 => ("ResumeRecord", ""),
+                        4 => ("GetPreview", r#"{"MaxWidth":160}"#),
+                        _ => ("GetState", ""),
+                    };
+                    svc.cmd(cmd, body);
+                    sleep(Duration::from_millis(below(200)));
+                }
+            });
+        }
+    });
+    svc.cmd("StopRecord", "");
+    let files = flv_files(&svc.root);
+    assert!(files.len() >= 3, "the race recorded something: {files:?}");
+    assert_clean_and_increasing(&files);
+}

@@ -38,6 +38,8 @@ pub struct AacEncoder {
     anchors: VecDeque<(u64, f64)>,
     fed: u64,
     frames_out: u64,
+    /// Time of the last packet out, ms.
+    last_ms: Option<u64>,
     scratch: Vec<Vec<f32>>,
 }
 
@@ -69,6 +71,7 @@ impl AacEncoder {
             anchors: VecDeque::new(),
             fed: 0,
             frames_out: 0,
+            last_ms: None,
             scratch: vec![Vec::new(); usize::from(channels)],
         })
     }
@@ -98,7 +101,15 @@ impl AacEncoder {
                 continue;
             }
             let first = (j - 1) * FRAME;
-            let ms = self.time_of(first).max(0.0).round() as u64;
+            let mut ms = self.time_of(first).max(0.0).round() as u64;
+            // Stamps are interpolated from the chunks' anchors; where the
+            // clock re-anchored (after a pause, or a device that lost
+            // samples), a frame straddling two chunks could land at or before
+            // the previous one. A stream's timestamps only increase.
+            if let Some(last) = self.last_ms {
+                ms = ms.max(last + 1);
+            }
+            self.last_ms = Some(ms);
             out.push(Packet {
                 kind: MediaKind::Audio,
                 pts_ms: ms,

@@ -18,7 +18,6 @@ pub struct X264Encoder {
     /// For BGRA input only; made on first use.
     converter: Option<I420Converter>,
     config: VideoConfig,
-    last_pts: Option<i64>,
 }
 
 impl std::fmt::Debug for X264Encoder {
@@ -168,7 +167,6 @@ impl X264Encoder {
                 sps: Vec::new(),
                 pps: Vec::new(),
             },
-            last_pts: None,
         };
         me.read_headers()?;
         Ok(me)
@@ -288,13 +286,10 @@ impl VideoEncoder for X264Encoder {
                 want_h: self.config.height,
             });
         }
-        // x264 needs strictly increasing timestamps; the capture clock gives
-        // them, but never let a clock hiccup reach the encoder.
-        let mut pts = i420.pts.as_millis() as i64;
-        if let Some(last) = self.last_pts {
-            pts = pts.max(last + 1);
-        }
-        self.last_pts = Some(pts);
+        // Timestamps are the recorder's: it gives strictly increasing ones,
+        // and the slicer refuses any that are not (a silent +1 ms here hid a
+        // frame stamped twice at a pause, which players then showed twice).
+        let pts = i420.pts.as_millis() as i64;
         let mut pic = MaybeUninit::<sys::x264_picture_t>::uninit();
         // SAFETY: x264_picture_init writes every field.
         unsafe { sys::x264_picture_init(pic.as_mut_ptr()) };

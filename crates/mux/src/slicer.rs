@@ -1,3 +1,5 @@
+use std::borrow::Cow;
+
 use txcr_core::{AudioConfig, MediaKind, Packet, VideoConfig};
 
 use crate::flv;
@@ -92,6 +94,9 @@ pub struct Slicer {
     next_cut: u64,
     next_seq: u32,
     buf: Vec<u8>,
+    /// The last timestamp written per stream (video, audio).
+    last_ts: [Option<u64>; 2],
+    corrected: u64,
 }
 
 impl Slicer {
@@ -107,6 +112,40 @@ impl Slicer {
             next_cut: 0,
             next_seq: 1,
             buf: Vec::with_capacity(256 * 1024),
+            last_ts: [None; 2],
+            corrected: 0,
+        }
+    }
+
+    /// How many packets came with a timestamp not after the previous one of
+    /// their stream, and were written 1 ms after it instead. Always 0 unless
+    /// the clock upstream regressed; the recorder logs any change.
+    pub fn corrected(&self) -> u64 {
+        self.corrected
+    }
+
+    /// `p`, or a copy 1 ms after the last packet of its stream when its
+    /// timestamp does not increase. Players and muxers reject (or stall on) a
+    /// repeated timestamp; a debug build stops here so a regression shows in
+    /// the tests, a release build writes the corrected copy and counts it.
+    fn increasing<'p>(&mut self, p: &'p Packet) -> Cow<'p, Packet> {
+        let last = self.last_ts[usize::from(p.kind == MediaKind::Audio)];
+        match last {
+            Some(last) if p.dts_ms <= last => {
+                debug_assert!(
+                    false,
+                    "{:?} timestamp {} ms does not increase (last {last} ms)",
+                    p.kind, p.dts_ms
+                );
+                self.corrected += 1;
+                let shift = last + 1 - p.dts_ms;
+                Cow::Owned(Packet {
+                    dts_ms: p.dts_ms + shift,
+                    pts_ms: p.pts_ms + shift,
+                    ..p.clone()
+                })
+            }
+            _ => Cow::Borrowed(p),
         }
     }
 
@@ -153,26 +192,29 @@ impl Slicer {
 
     /// Take one packet. Video before the first keyframe, and audio before the
     /// first video, are dropped: a slice must start with a decodable picture.
+    /// Timestamps must strictly increase per stream (see [`corrected`](Self::corrected)).
     pub fn push(&mut self, p: &Packet) -> Pushed {
         let mut pushed = Pushed::default();
         let before = self.buf.len();
+        let writable = match p.kind {
+            MediaKind::Video => p.keyframe || self.cur.is_some(),
+            MediaKind::Audio => self.cur.is_some() && self.audio.is_some(),
+        };
+        if !writable {
+            return pushed;
+        }
+        let p = self.increasing(p);
+        self.last_ts[usize::from(p.kind == MediaKind::Audio)] = Some(p.dts_ms);
         match p.kind {
             MediaKind::Video => {
                 let cut = p.keyframe && (self.cur.is_none() || p.dts_ms >= self.next_cut);
                 if cut {
                     pushed.closed = self.close(p.dts_ms);
                     pushed.opened = Some(self.open(p.dts_ms));
-                } else if self.cur.is_none() {
-                    return pushed;
                 }
-                flv::write_video_packet(&mut self.buf, p);
+                flv::write_video_packet(&mut self.buf, &p);
             }
-            MediaKind::Audio => {
-                if self.cur.is_none() || self.audio.is_none() {
-                    return pushed;
-                }
-                flv::write_audio_packet(&mut self.buf, p);
-            }
+            MediaKind::Audio => flv::write_audio_packet(&mut self.buf, &p),
         }
         if let Some(c) = self.cur.as_mut() {
             if pushed.opened.is_none() {
@@ -275,6 +317,51 @@ mod tests {
             .filter(|&t| p.force_keyframe(t))
             .collect();
         assert_eq!(forced, [0, 1200, 3400, 4000]);
+    }
+
+    #[test]
+    #[cfg_attr(debug_assertions, should_panic(expected = "does not increase"))]
+    fn a_repeated_timestamp_is_refused() {
+        let mut s = Slicer::new(1000, cfg(), None);
+        s.push(&video(0, true));
+        s.push(&video(100, false));
+        s.push(&video(100, false)); // debug: stops here
+                                    // Release: written 1 ms later, and counted.
+        assert_eq!(s.corrected(), 1);
+        let tags: Vec<Tag> = FlvReader::new(s.pending()).unwrap().collect();
+        let ts: Vec<u32> = tags.iter().skip(2).map(|t| t.ts_ms).collect();
+        assert_eq!(ts, [0, 100, 101]);
+    }
+
+    #[test]
+    fn timestamps_are_checked_per_stream() {
+        let audio = AudioConfig {
+            sample_rate: 48_000,
+            channels: 2,
+            asc: vec![0x11, 0x90],
+        };
+        let mut s = Slicer::new(1000, cfg(), Some(audio));
+        let sound = |ms| Packet {
+            kind: MediaKind::Audio,
+            pts_ms: ms,
+            dts_ms: ms,
+            keyframe: true,
+            data: vec![0x21],
+        };
+        for p in [
+            video(0, true),
+            sound(0),
+            sound(21),
+            video(33, false),
+            sound(42),
+        ] {
+            s.push(&p);
+        }
+        assert_eq!(
+            s.corrected(),
+            0,
+            "equal times in different streams are fine"
+        );
     }
 
     #[test]

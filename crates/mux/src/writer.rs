@@ -79,6 +79,11 @@ impl SliceWriter {
         Ok(done)
     }
 
+    /// Packets whose timestamp had to be corrected (see [`Slicer::corrected`]).
+    pub fn corrected(&self) -> u64 {
+        self.slicer.corrected()
+    }
+
     /// End the recording and return the last slice, if any frame was written.
     pub fn finish(mut self) -> Result<Option<FinishedSlice>, MuxError> {
         match self.slicer.finish() {

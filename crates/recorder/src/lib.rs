@@ -28,6 +28,7 @@
 //! ```
 
 mod audio;
+mod pacing;
 mod paths;
 mod pipeline;
 mod preview;

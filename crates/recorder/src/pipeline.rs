@@ -15,6 +15,7 @@ use txcr_encode::{
 use txcr_mux::{CutPlanner, FinishedSlice, Interleaver, SliceWriter};
 
 use crate::audio::{audio_loop, AudioJob, AAC_BITRATE};
+use crate::pacing::Pacer;
 use crate::preview::PreviewSlot;
 use crate::RecordError;
 
@@ -60,6 +61,10 @@ pub struct RecordingSpec {
     /// Stop cleanly when the recording disk has less free space than this
     /// (checked at start and every second); 0 disables the guard.
     pub min_free_bytes: u64,
+    /// End on its own after this much recorded time (paused time excluded):
+    /// the recording covers `[0, limit)`, so no frame stamped at the limit
+    /// opens a slice of its own. `None`: until stopped.
+    pub limit: Option<Duration>,
 }
 
 impl RecordingSpec {
@@ -75,6 +80,7 @@ impl RecordingSpec {
             x264_params: None,
             on_slice: None,
             min_free_bytes: 0,
+            limit: None,
         }
     }
 }
@@ -109,10 +115,10 @@ pub struct Summary {
 #[derive(Debug)]
 pub(crate) struct Control {
     pub(crate) timeline: Timeline,
-    /// When the capture thread will grab next. A pause takes effect there, so
-    /// the first frame after resume lands exactly one interval after the last
-    /// frame before the pause: no gap, no short step.
-    next_tick: Instant,
+    /// When the capture thread takes its frames. A pause takes effect at the
+    /// tick not yet taken, so the first frame after resume lands exactly one
+    /// interval after the last frame before the pause: no gap, no short step.
+    pacer: Pacer,
     pub(crate) stop: bool,
     /// A preview is wanted, at most this wide: the capture thread makes it
     /// from its next frame.
@@ -200,11 +206,16 @@ impl Recording {
         let disk = DiskGuard::new(&spec.dst, spec.min_free_bytes);
         disk.check()?;
         let now = Instant::now();
+        let interval = Duration::from_secs_f64(1.0 / f64::from(fps));
+        let mut timeline = Timeline::new(now);
+        if let Some(limit) = spec.limit {
+            timeline.set_end(limit);
+        }
         let audio_dropped = Arc::new(AtomicU64::new(0));
         let shared = Arc::new(Shared {
             ctl: Mutex::new(Control {
-                timeline: Timeline::new(now),
-                next_tick: now,
+                timeline,
+                pacer: Pacer::new(now, interval),
                 stop: false,
                 preview: None,
             }),
@@ -274,10 +285,9 @@ impl Recording {
             }),
         )?;
         let s = shared.clone();
-        let interval = Duration::from_secs_f64(1.0 / f64::from(fps));
         let capture = spawn(
             "txcr-capture",
-            Box::new(move || capture_loop(&s, source, interval, tx, back_rx)),
+            Box::new(move || capture_loop(&s, source, tx, back_rx)),
         )?;
         Ok(Self {
             shared,
@@ -288,18 +298,26 @@ impl Recording {
         })
     }
 
-    /// Stop the clock; no frames are taken until [`resume`](Self::resume).
+    /// Stop the clock at the next frame not yet taken; no frames are taken
+    /// until [`resume`](Self::resume).
     pub fn pause(&self) {
         let mut ctl = lock(&self.shared.ctl);
-        let at = ctl.next_tick.max(Instant::now());
+        let at = ctl.pacer.next();
         ctl.timeline.pause(at);
         drop(ctl);
         self.shared.wake.notify_all();
     }
 
-    /// Restart the clock where it stopped.
+    /// Restart the clock where it stopped: the next frame is stamped one
+    /// interval after the last one.
     pub fn resume(&self) {
-        lock(&self.shared.ctl).timeline.resume(Instant::now());
+        let mut ctl = lock(&self.shared.ctl);
+        if ctl.timeline.is_paused() {
+            let now = Instant::now();
+            ctl.timeline.resume(now);
+            ctl.pacer.resume(now);
+        }
+        drop(ctl);
         self.shared.wake.notify_all();
     }
 
@@ -396,7 +414,6 @@ fn lower_priority() {
 fn capture_loop(
     sh: &Shared,
     mut source: Box<dyn FrameSource>,
-    interval: Duration,
     tx: SyncSender<I420Frame>,
     recycled: Receiver<I420Frame>,
 ) {
@@ -407,89 +424,102 @@ fn capture_loop(
     let mut grabbed = VideoFrame::new(w, h);
     // QUEUE in the channel, one in the encoder, one being converted.
     let mut spare: Vec<I420Frame> = (0..QUEUE + 2).map(|_| I420Frame::new(w, h)).collect();
-    let mut next = Instant::now();
-    let mut was_paused = false;
-    'ticks: loop {
-        // Wait for the next tick, or for pause/stop.
+    loop {
+        // Wait for the next tick, or for pause/stop. The tick is stamped and
+        // the schedule moved on under the lock, so a pause asked from now on
+        // takes effect at the tick after this one.
         let mut ctl = lock(&sh.ctl);
-        loop {
+        let (pts, preview) = loop {
             if ctl.stop {
                 return;
             }
+            let tick = ctl.pacer.next();
             if ctl.timeline.is_paused() {
-                was_paused = true;
                 if let Some(max_width) = ctl.preview.take() {
                     let pts = ctl.timeline.media_time(Instant::now());
                     drop(ctl);
-                    let mut frame = spare.pop().unwrap_or_else(|| I420Frame::new(w, h));
-                    frame.pts = pts;
-                    let made = grab_into(source.as_mut(), &mut grabbed, &mut frame)
-                        .and_then(|()| thumbnail(&frame, max_width).map_err(|e| e.to_string()));
-                    sh.preview.publish(made);
-                    spare.push(frame);
-                    continue 'ticks;
+                    paused_preview(
+                        sh,
+                        source.as_mut(),
+                        &mut grabbed,
+                        &mut spare,
+                        pts,
+                        max_width,
+                    );
+                    ctl = lock(&sh.ctl);
+                    continue;
                 }
                 ctl = sh.wake.wait(ctl).unwrap_or_else(|e| e.into_inner());
                 continue;
             }
-            if was_paused {
-                was_paused = false;
-                next = Instant::now();
-            }
-            ctl.next_tick = next;
             let now = Instant::now();
-            if now >= next {
-                break;
+            if now >= tick && ctl.timeline.has_ended_at(tick) {
+                // The limit is reached (the last frame has had its time):
+                // end as a stop would.
+                ctl.stop = true;
+                drop(ctl);
+                sh.wake.notify_all();
+                return;
+            }
+            if now >= tick {
+                let missed = ctl.pacer.take(now);
+                sh.dropped.fetch_add(missed, Ordering::Relaxed);
+                break (ctl.timeline.media_time(tick), ctl.preview.take());
             }
             ctl = sh
                 .wake
-                .wait_timeout(ctl, next - now)
+                .wait_timeout(ctl, tick - now)
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
-        }
-        let now = Instant::now();
-        let pts = ctl.timeline.media_time(now);
-        let preview = ctl.preview.take();
+        };
         drop(ctl);
 
         spare.extend(recycled.try_iter());
-        match spare.pop() {
-            Some(mut frame) => {
-                grabbed.pts = pts;
-                if let Err(e) = grab_into(source.as_mut(), &mut grabbed, &mut frame) {
-                    sh.fail(format!("capture: {e}"));
-                    return;
-                }
-                frame.pts = pts;
-                if let Some(max_width) = preview {
-                    sh.preview
-                        .publish(thumbnail(&frame, max_width).map_err(|e| e.to_string()));
-                }
-                match tx.try_send(frame) {
-                    Ok(()) => {}
-                    Err(TrySendError::Full(f)) => {
-                        sh.dropped.fetch_add(1, Ordering::Relaxed);
-                        spare.push(f);
-                    }
-                    Err(TrySendError::Disconnected(_)) => return,
-                }
+        let Some(mut frame) = spare.pop() else {
+            sh.dropped.fetch_add(1, Ordering::Relaxed);
+            // The preview waits for the next frame taken.
+            if preview.is_some() {
+                lock(&sh.ctl).preview = preview;
             }
-            None => {
-                sh.dropped.fetch_add(1, Ordering::Relaxed);
-                // The preview waits for the next frame taken.
-                if preview.is_some() {
-                    lock(&sh.ctl).preview = preview;
-                }
-            }
+            continue;
+        };
+        grabbed.pts = pts;
+        if let Err(e) = grab_into(source.as_mut(), &mut grabbed, &mut frame) {
+            sh.fail(format!("capture: {e}"));
+            return;
         }
-        next += interval;
-        if now > next + interval {
-            // Far behind (machine stalled): count the missed ticks, do not burst.
-            let missed = ((now - next).as_secs_f64() / interval.as_secs_f64()) as u64;
-            sh.dropped.fetch_add(missed, Ordering::Relaxed);
-            next = now + interval;
+        frame.pts = pts;
+        if let Some(max_width) = preview {
+            sh.preview
+                .publish(thumbnail(&frame, max_width).map_err(|e| e.to_string()));
+        }
+        match tx.try_send(frame) {
+            Ok(()) => {}
+            Err(TrySendError::Full(f)) => {
+                sh.dropped.fetch_add(1, Ordering::Relaxed);
+                spare.push(f);
+            }
+            Err(TrySendError::Disconnected(_)) => return,
         }
     }
+}
+
+/// While paused: grab one picture just for a preview, recording nothing.
+fn paused_preview(
+    sh: &Shared,
+    source: &mut dyn FrameSource,
+    grabbed: &mut VideoFrame,
+    spare: &mut Vec<I420Frame>,
+    pts: Duration,
+    max_width: u32,
+) {
+    let (w, h) = source.size();
+    let mut frame = spare.pop().unwrap_or_else(|| I420Frame::new(w, h));
+    frame.pts = pts;
+    let made = grab_into(source, grabbed, &mut frame)
+        .and_then(|()| thumbnail(&frame, max_width).map_err(|e| e.to_string()));
+    sh.preview.publish(made);
+    spare.push(frame);
 }
 
 /// Grab the source's picture and convert it into `frame`: straight from what
@@ -566,12 +596,22 @@ fn encode_loop(sh: &Shared, stage: EncodeStage) {
     let mut planner = CutPlanner::new(slice_ms);
     let mut packets = Vec::new();
     let mut il = Interleaver::new(audio.is_some(), INTERLEAVE_WAIT_MS);
-    let write = |p: Packet, writer: &mut SliceWriter| -> Result<(), RecordError> {
+    let mut corrected = 0;
+    let mut write = |p: Packet, writer: &mut SliceWriter| -> Result<(), RecordError> {
         if p.kind == txcr_core::MediaKind::Video {
             sh.frames.fetch_add(1, Ordering::Relaxed);
         }
         if let Some(done) = writer.write(&p)? {
             sh.slice_done(done);
+        }
+        if writer.corrected() > corrected {
+            corrected = writer.corrected();
+            tracing::warn!(
+                corrected,
+                ?p.kind,
+                ms = p.dts_ms,
+                "a timestamp did not increase and was moved 1 ms after the previous one"
+            );
         }
         Ok(())
     };

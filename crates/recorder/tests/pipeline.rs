@@ -1,5 +1,4 @@
 //! The real pipeline (test pattern → x264 → slices) with a pause in the middle.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests
 
 use std::thread::sleep;
 use std::time::Duration;
@@ -7,6 +6,8 @@ use std::time::Duration;
 use txcr_capture::{Region, TestPattern};
 use txcr_mux::FlvReader;
 use txcr_recorder::{resolve_dst, Recording, RecordingSpec};
+
+use crate::probe::packet_times;
 
 #[test]
 fn pause_leaves_no_gap_and_slices_continue_the_timeline() {
@@ -63,27 +64,6 @@ fn pause_leaves_no_gap_and_slices_continue_the_timeline() {
         "frames {}",
         summary.stats.frames
     );
-}
-
-fn packet_times(path: &std::path::Path, stream: &str) -> Vec<f64> {
-    let out = std::process::Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-select_streams",
-            stream,
-            "-show_entries",
-            "packet=pts_time",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(path)
-        .output()
-        .expect("ffprobe is installed (cargo xtask setup)");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .collect()
 }
 
 #[test]

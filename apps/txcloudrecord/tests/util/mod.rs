@@ -357,6 +357,70 @@ pub fn decode_errors(path: &Path) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// What `ffmpeg -v error -i FILE -f null -` prints (empty = clean): every
+/// frame decoded at the stream's own frame rate, as a player does, so two
+/// frames stamped into one frame slot are reported.
+pub fn strict_decode_errors(path: &Path) -> String {
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(path)
+        .args(["-f", "null", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ffmpeg could not read {}",
+        path.display()
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Packet times (seconds) of one stream (`v:0`, `a:0`) as ffprobe reads them.
+pub fn stream_times(path: &Path, stream: &str) -> Vec<f64> {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", stream])
+        .args(["-show_entries", "packet=pts_time", "-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+/// Each file decodes with nothing printed by `ffmpeg -v error`, and per
+/// stream its packet times strictly increase.
+pub fn assert_clean_and_increasing(files: &[PathBuf]) {
+    for f in files {
+        assert_eq!(strict_decode_errors(f), "", "{}", f.display());
+        for stream in ["v:0", "a:0"] {
+            let t = stream_times(f, stream);
+            if let Some(w) = t.windows(2).find(|w| w[1] <= w[0]) {
+                panic!("{}: {stream} at {}s, then {}s", f.display(), w[0], w[1]);
+            }
+        }
+    }
+}
+
+/// Every `.flv` file below `dir`, sorted.
+pub fn flv_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = vec![];
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else if p.extension().is_some_and(|x| x == "flv") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 pub fn slices(state: &Value) -> Vec<PathBuf> {
     state["Record"]["Slices"]
         .as_array()
