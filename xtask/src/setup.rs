@@ -13,6 +13,10 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ("clang", "bindgen for x264-sys"),
     ("ffmpeg", "tests decode recordings with ffprobe/ffmpeg"),
     ("xvfb", "tests record real X11 windows on a virtual display"),
+    (
+        "x11-apps",
+        "stock X clients (xeyes) the tests record by process name",
+    ),
     ("libasound2-dev", "cpal (ALSA) for sound capture"),
     (
         "pulseaudio",

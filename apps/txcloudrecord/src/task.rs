@@ -60,11 +60,15 @@ pub fn start(
     (user, sdkappid): (String, u64),
     limit: Option<Duration>,
 ) -> Result<Task, ApiError> {
-    let id = task_id(s.class_id);
+    let class_id = s.class_id.unwrap_or_else(|| {
+        tracing::warn!("StartRecord without ClassId: recording as class 0");
+        0
+    });
+    let id = task_id(class_id);
     let dst = s
         .dst_path
         .clone()
-        .unwrap_or_else(|| format!("{}/{id}.flv", s.class_id));
+        .unwrap_or_else(|| format!("{class_id}/{id}.flv"));
     let dst = resolve_dst(root, &dst).map_err(|e| errors::record(&e.into()))?;
     let source = source(cfg, s)?;
     let mut spec = RecordingSpec::new(dst.clone(), s.video_fps, s.slice_time);
@@ -85,7 +89,7 @@ pub fn start(
         let meta = TaskMeta {
             task_id: id.clone(),
             sdkappid,
-            class_id: s.class_id,
+            class_id,
             user_id: user,
             start_time: unix_now(),
             dst: dst.clone(),

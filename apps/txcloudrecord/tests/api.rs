@@ -4,6 +4,9 @@
 
 mod util;
 
+use std::thread::sleep;
+use std::time::Duration;
+
 use serde_json::json;
 use util::*;
 
@@ -459,4 +462,81 @@ fn config_file_is_read_and_flags_win_over_it() {
     );
     assert_eq!(r.json()["Response"], json!({}));
     assert!(root.is_dir(), "record_root from the file was created");
+}
+
+#[test]
+fn the_contracts_example_body_records_and_a_windows_path_is_refused_here() {
+    let svc = Svc::start();
+    svc.init("teacher");
+    // Verbatim: no ClassId (accepted, as class 0), Wnd 0 beside AppProc.
+    let example = r#"{"AppProc":"QQMusic.exe", "Wnd": 0, "DstPath":"E:\\test.flv", "x":0, "y":10, "Width":100,"Height": 100}"#;
+    let r = svc.cmd("StartRecord", example);
+    assert_eq!(error_code(&r), Some(-10002), "{r}");
+    let msg = r["Error"]["Message"].as_str().unwrap();
+    assert!(
+        msg.contains("Windows path") && msg.contains("lesson.flv"),
+        "{msg}"
+    );
+    assert!(
+        !msg.contains(&*svc.root.to_string_lossy()),
+        "no local path: {msg}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&svc.root).unwrap().count(),
+        0,
+        "nothing written"
+    );
+    assert_eq!(svc.state()["Record"]["State"], "Idle");
+    // The same body with a DstPath that is valid here starts a recording.
+    let here = example.replace(r#""E:\\test.flv""#, r#""test.flv""#);
+    assert_eq!(svc.cmd("StartRecord", &here), json!({}));
+    sleep(Duration::from_millis(1500));
+    assert_eq!(svc.cmd("StopRecord", ""), json!({}));
+    let files = slices(&svc.state());
+    assert_eq!(files, [svc.root.join("test_0001.flv")]);
+    assert_eq!(decode_errors(&files[0]), "");
+    assert_eq!(probe_stream(&files[0]), ("h264".into(), 100, 100));
+}
+
+#[test]
+fn commands_the_cpp_client_sends_with_an_empty_body_and_no_content_type() {
+    // sendCmd("StopRecord", std::string()): a POST with Content-Length 0 and
+    // no Content-Type.
+    let svc = Svc::start();
+    let empty = |cmd: &str| {
+        let host = format!("127.0.0.1:{}", svc.port);
+        let r = raw(
+            svc.port,
+            "POST",
+            &format!("/localrecord/v1/{cmd}"),
+            &[("Host", &host)],
+            b"",
+        );
+        assert_eq!(r.status, 200, "{cmd}: {}", r.body);
+        r.json()["Response"].clone()
+    };
+    let init = empty("Init");
+    assert_eq!(
+        error_code(&init),
+        Some(-10000),
+        "Init needs its fields: {init}"
+    );
+    assert_eq!(empty("GetState")["Auth"]["State"], "Not Authentication");
+    svc.init("teacher");
+    // Every field of TEduRecordParam at its C++ default: 10 fps, 1000 kbit/s.
+    let dst = serde_json::to_string(&svc.root.join("cpp.flv")).unwrap();
+    let body = format!(
+        "{{\"AppProc\":\"TICDemo.exe\",\"ClassId\":7,\"DstPath\":{dst},\"EnableAudio\":true,\"Height\":0,\"VideoBps\":1000,\"VideoFps\":10,\"VideoResolution\":105,\"Wnd\":0,\"Width\":0,\"x\":0,\"y\":0}}\n"
+    );
+    assert_eq!(svc.cmd("StartRecord", &body), json!({}));
+    sleep(Duration::from_millis(2000));
+    assert_eq!(empty("GetState")["Record"]["State"], "Recording");
+    assert_eq!(empty("StopRecord"), json!({}));
+    let files = slices(&svc.state());
+    assert_eq!(decode_errors(&files[0]), "");
+    let frames = probe_packets(&files[0]).len();
+    assert!(
+        (17..=22).contains(&frames),
+        "10 fps: {frames} frames in 2 s"
+    );
 }

@@ -9,7 +9,7 @@ use std::thread::sleep;
 use std::time::Duration;
 
 use serde_json::json;
-use util::x11::{TestWin, Xvfb};
+use util::x11::{TestWin, XClient, Xvfb};
 use util::*;
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{ConfigureWindowAux, ConnectionExt as _};
@@ -104,6 +104,42 @@ fn records_by_process_name_live_and_refuses_unknown_windows() {
     assert!(
         (painted - recorded).abs() < 0.25,
         "window clock advanced {painted:.3}s over {recorded:.3}s of recording"
+    );
+}
+
+#[test]
+fn the_cpp_client_records_a_stock_x_client_by_process_name() {
+    // xeyes sets no _NET_WM_PID: the X server's own record of the client's
+    // process finds it.
+    let x = Xvfb::start(true);
+    let _eyes = XClient::start(&x.display, "xeyes", &["-geometry", "320x240+40+30"]);
+    let svc = x11_service(&x);
+    // TICLocalRecorderImpl::startLocalRecord sends every TEduRecordParam
+    // field, zero where the app set nothing; JsonCpp's FastWriter sorts the
+    // keys and ends with a newline.
+    let dst = serde_json::to_string(&svc.root.join("cpp.flv")).unwrap();
+    let body = format!(
+        "{{\"AppProc\":\"xeyes.exe\",\"ClassId\":42,\"DstPath\":{dst},\"EnableAudio\":false,\"Height\":0,\"VideoBps\":0,\"VideoFps\":0,\"Wnd\":0,\"Width\":0,\"x\":0,\"y\":0}}\n"
+    );
+    let t0 = std::time::Instant::now();
+    let started = loop {
+        let r = svc.cmd("StartRecord", &body);
+        if error_code(&r) != Some(-10008) || t0.elapsed() > Duration::from_secs(10) {
+            break r;
+        }
+        sleep(Duration::from_millis(100)); // xeyes is still mapping its window
+    };
+    assert_eq!(started, json!({}));
+    sleep(Duration::from_secs(2));
+    assert_eq!(svc.cmd("StopRecord", ""), json!({}));
+    let files = slices(&svc.state());
+    assert_eq!(files, [svc.root.join("cpp_0001.flv")]);
+    assert_eq!(decode_errors(&files[0]), "");
+    assert_eq!(probe_stream(&files[0]), ("h264".into(), 320, 240));
+    let frames = probe_packets(&files[0]).len();
+    assert!(
+        (25..=32).contains(&frames),
+        "VideoFps 0 records at 15 fps: {frames} frames in 2 s"
     );
 }
 

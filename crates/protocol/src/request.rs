@@ -70,6 +70,10 @@ pub enum Target {
 }
 
 /// StartRecord's fields, defaults applied.
+///
+/// A zero (for strings, an empty string) in an optional field means "not
+/// set": the TIC C++ client serialises its whole `TEduRecordParam` struct,
+/// so every field is always sent, zero where the app did not set it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StartRecord {
     /// `Wnd` or `AppProc`.
@@ -84,19 +88,27 @@ pub struct StartRecord {
     pub width: u32,
     /// `Height` (0 = window height).
     pub height: u32,
-    /// `VideoFps`, 1…60, default 15.
+    /// `VideoFps`, 1…60, default 15 (absent or 0).
     pub video_fps: u32,
     /// `VideoBps` in bits per second; `None` (absent or 0) = automatic.
+    /// Values below 50 000 are kilobits per second, as the TIC C++ client
+    /// sends them (its default, 1000, is 1 Mbit/s).
     pub video_bps: Option<u32>,
     /// `EnableAudio`, default true.
     pub enable_audio: bool,
     /// `EnableUpload`, default true.
     pub enable_upload: bool,
-    /// `SliceTime` seconds, 1…86400, default 300.
+    /// `SliceTime` seconds, 1…86400, default 300 (absent or 0).
     pub slice_time: u32,
-    /// `ClassId`.
-    pub class_id: u64,
+    /// `ClassId`. Required by the contract, but the contract's own example
+    /// body has none, and clients copy it: `None` records as class 0 (the
+    /// service logs a warning).
+    pub class_id: Option<u64>,
 }
+
+/// A `VideoBps` below this is kilobits per second (no video is watchable
+/// below 50 kbit/s, and the TIC C++ client's `videoBps` is in kbit/s).
+const KBPS_BELOW: i64 = 50_000;
 
 struct Fields<'a>(&'a Map<String, Value>);
 
@@ -121,6 +133,18 @@ impl Fields<'_> {
                 Ok(Some(v))
             }
             Some(_) => Err(ApiError::invalid(format!("{name} must be a number"))),
+        }
+    }
+
+    /// An optional whole number where 0 means "not set" (checked against
+    /// `min..=max` otherwise).
+    fn nonzero_int(&self, name: &str, min: i64, max: i64) -> Result<Option<i64>, ApiError> {
+        match self.int(name, 0, max)? {
+            Some(0) | None => Ok(None),
+            Some(v) if v < min => Err(ApiError::invalid(format!(
+                "{name} must be 0 (the default) or between {min} and {max}, got {v}"
+            ))),
+            v => Ok(v),
         }
     }
 
@@ -184,12 +208,16 @@ fn parse_init(f: &Fields) -> Result<Init, ApiError> {
 
 fn parse_start(f: &Fields) -> Result<StartRecord, ApiError> {
     const DIM: i64 = 16384;
-    let wnd = f.int("Wnd", 1, i64::MAX)?;
+    let wnd = f.nonzero_int("Wnd", 1, i64::MAX)?;
     let app_proc = f.string("AppProc")?.filter(|s| !s.trim().is_empty());
     let target = match (wnd, app_proc) {
         (Some(w), _) => Target::Window(w as u64),
         (None, Some(p)) => Target::Process(p),
-        (None, None) => return Err(ApiError::invalid("one of Wnd or AppProc is required")),
+        (None, None) => {
+            return Err(ApiError::invalid(
+                "one of Wnd (a window id, not 0) or AppProc (a process name) is required",
+            ))
+        }
     };
     Ok(StartRecord {
         target,
@@ -198,15 +226,14 @@ fn parse_start(f: &Fields) -> Result<StartRecord, ApiError> {
         y: f.int("y", 0, DIM)?.unwrap_or(0) as u32,
         width: f.int("Width", 0, DIM)?.unwrap_or(0) as u32,
         height: f.int("Height", 0, DIM)?.unwrap_or(0) as u32,
-        video_fps: f.int("VideoFps", 1, 60)?.unwrap_or(15) as u32,
+        video_fps: f.nonzero_int("VideoFps", 1, 60)?.unwrap_or(15) as u32,
         video_bps: f
-            .int("VideoBps", 0, 100_000_000)?
-            .filter(|&b| b > 0)
-            .map(|b| (b as u32).max(50_000)),
+            .nonzero_int("VideoBps", 1, 100_000_000)?
+            .map(|b| if b < KBPS_BELOW { b * 1000 } else { b } as u32),
         enable_audio: f.bool("EnableAudio", true)?,
         enable_upload: f.bool("EnableUpload", true)?,
-        slice_time: f.int("SliceTime", 1, 86_400)?.unwrap_or(300) as u32,
-        class_id: f.required_int("ClassId", 0, i64::MAX)? as u64,
+        slice_time: f.nonzero_int("SliceTime", 1, 86_400)?.unwrap_or(300) as u32,
+        class_id: f.int("ClassId", 0, i64::MAX)?.map(|c| c as u64),
     })
 }
 
@@ -277,20 +304,62 @@ mod tests {
         .unwrap();
         assert_eq!(s.target, Target::Window(12));
         assert_eq!(s.video_bps, Some(2_000_000));
-        assert_eq!((s.slice_time, s.class_id, s.enable_audio), (5, 9, false));
+        assert_eq!(
+            (s.slice_time, s.class_id, s.enable_audio),
+            (5, Some(9), false)
+        );
+    }
+
+    #[test]
+    fn zero_means_not_set_as_the_cpp_client_sends_it() {
+        // Every TEduRecordParam field, zero where the app set nothing, keys
+        // sorted and a trailing newline (JsonCpp's FastWriter).
+        let s = start("{\"AppProc\":\"TICDemo.exe\",\"ClassId\":7,\"DstPath\":\"a.flv\",\"EnableAudio\":false,\"Height\":0,\"VideoBps\":0,\"VideoFps\":0,\"Wnd\":0,\"Width\":0,\"x\":0,\"y\":0}\n").unwrap();
+        assert_eq!(s.target, Target::Process("TICDemo.exe".into()));
+        assert_eq!((s.video_fps, s.video_bps, s.slice_time), (15, None, 300));
+        assert_eq!((s.width, s.height, s.class_id), (0, 0, Some(7)));
+        let s = start(r#"{"Wnd":0,"AppProc":"a","SliceTime":0,"DstPath":"","ClassId":0}"#).unwrap();
+        assert_eq!((s.slice_time, s.dst_path, s.class_id), (300, None, Some(0)));
+        // The struct's own defaults: 10 fps, 1000 kbit/s, VideoResolution 105.
+        let s = start(r#"{"AppProc":"a","VideoBps":1000,"VideoFps":10,"VideoResolution":105}"#)
+            .unwrap();
+        assert_eq!(
+            (s.video_fps, s.video_bps, s.class_id),
+            (10, Some(1_000_000), None)
+        );
+        assert_eq!(
+            start(r#"{"Wnd":5,"VideoBps":2000000}"#).unwrap().video_bps,
+            Some(2_000_000)
+        );
+        // The contract's own example body, verbatim: no ClassId.
+        let s = start(r#"{"AppProc":"QQMusic.exe", "Wnd": 0, "DstPath":"E:\\test.flv", "x":0, "y":10, "Width":100,"Height": 100}"#).unwrap();
+        assert_eq!(s.target, Target::Process("QQMusic.exe".into()));
+        assert_eq!((s.y, s.width, s.class_id), (10, 100, None));
+        assert_eq!(s.dst_path.as_deref(), Some("E:\\test.flv"));
+        // Zero in both targets is the documented "neither given".
+        let e = start(r#"{"Wnd":0,"AppProc":"","ClassId":1}"#).unwrap_err();
+        assert!(
+            e.message.contains("Wnd") && e.message.contains("AppProc"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
     fn start_refusals_are_invalid_parameter() {
         for body in [
             r#"{"ClassId":1}"#,
-            r#"{"Wnd":1}"#,
+            r#"{"Wnd":0,"ClassId":1}"#,
+            r#"{"Wnd":-1,"AppProc":"a","ClassId":1}"#,
             r#"{"Wnd":"1","ClassId":1}"#,
-            r#"{"Wnd":1,"ClassId":1,"VideoFps":0}"#,
+            r#"{"Wnd":1,"ClassId":1,"VideoFps":-1}"#,
             r#"{"Wnd":1,"ClassId":1,"VideoFps":61}"#,
+            r#"{"Wnd":1,"ClassId":1,"VideoBps":-5}"#,
+            r#"{"Wnd":1,"ClassId":1,"VideoBps":100000001}"#,
+            r#"{"Wnd":1,"ClassId":1,"SliceTime":86401}"#,
             r#"{"Wnd":1,"ClassId":1,"VideoFps":15.5}"#,
             r#"{"Wnd":1,"ClassId":1,"x":-1}"#,
-            r#"{"Wnd":1,"ClassId":1,"SliceTime":0}"#,
+            r#"{"Wnd":1,"ClassId":1,"SliceTime":-1}"#,
             r#"{"Wnd":1,"ClassId":1,"EnableAudio":"yes"}"#,
             r#"{"Wnd":1,"ClassId":1,"DstPath":5}"#,
             r#"{"Wnd":1,"ClassId":-3}"#,

@@ -11,6 +11,14 @@ pub enum PathError {
     /// Not ending in `.flv`.
     #[error("DstPath must end in .flv")]
     NotFlv,
+    /// A Windows path (drive letter, backslashes) given to a recorder that
+    /// does not run on Windows.
+    #[error(
+        "DstPath looks like a Windows path (a drive letter or backslashes), but this recorder \
+         does not run on Windows: give a path inside the recording root with / between \
+         folders, such as \"lesson.flv\" or \"42/lesson.flv\""
+    )]
+    WindowsPath,
     /// Outside the recording root (after resolving `..` and symlinks).
     #[error("DstPath must be inside the recording root {0}")]
     OutsideRoot(PathBuf),
@@ -42,6 +50,11 @@ fn not_writable(path: &Path) -> impl FnOnce(io::Error) -> PathError + '_ {
 /// A destination whose first slice already exists is refused, so no recording is
 /// ever overwritten.
 pub fn resolve_dst(root: &Path, dst: &str) -> Result<PathBuf, PathError> {
+    // Elsewhere `E:\test.flv` would be a file named so in the root.
+    #[cfg(not(windows))]
+    if is_windows_path(dst.trim()) {
+        return Err(PathError::WindowsPath);
+    }
     let candidate = root.join(dst.trim());
     let is_flv = candidate
         .extension()
@@ -84,10 +97,53 @@ pub fn resolve_dst(root: &Path, dst: &str) -> Result<PathBuf, PathError> {
     Ok(dst)
 }
 
+/// Whether `dst` is written the Windows way: a drive letter (`E:`), or a
+/// backslash between folders.
+#[cfg(any(not(windows), test))]
+fn is_windows_path(dst: &str) -> bool {
+    let drive = matches!(dst.as_bytes(), [letter, b':', ..] if letter.is_ascii_alphabetic());
+    drive || dst.contains('\\')
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // tests
 mod tests {
     use super::*;
+
+    #[test]
+    fn windows_paths_are_recognised() {
+        for win in [
+            r"E:\test.flv",
+            "E:/test.flv",
+            "c:lesson.flv",
+            r"class\a.flv",
+            r"\\server\share\a.flv",
+        ] {
+            assert!(is_windows_path(win), "{win}");
+        }
+        for unix in [
+            "a.flv",
+            "42/a.flv",
+            "/home/t/Videos/a.flv",
+            "ab:c.flv",
+            "1:2.flv",
+        ] {
+            assert!(!is_windows_path(unix), "{unix}");
+        }
+        #[cfg(not(windows))]
+        {
+            let root = tempfile::tempdir().unwrap();
+            assert!(matches!(
+                resolve_dst(root.path(), r"E:\test.flv"),
+                Err(PathError::WindowsPath)
+            ));
+            assert_eq!(
+                fs::read_dir(root.path()).unwrap().count(),
+                0,
+                "nothing written"
+            );
+        }
+    }
 
     #[test]
     fn accepts_inside_and_creates_directories() {

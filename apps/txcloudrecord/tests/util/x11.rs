@@ -96,3 +96,26 @@ impl Drop for TestWin {
         self.kill();
     }
 }
+
+/// A stock X client (`xeyes`, from Debian's x11-apps); killed when dropped.
+pub struct XClient(Child);
+
+impl XClient {
+    pub fn start(display: &str, program: &str, args: &[&str]) -> Self {
+        let child = Command::new(program)
+            .args(args)
+            .env("DISPLAY", display)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{program} is installed (cargo xtask setup): {e}"));
+        XClient(child)
+    }
+}
+
+impl Drop for XClient {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -1,6 +1,7 @@
 //! Finding the window of a process by its executable name.
 
 use x11rb::connection::Connection;
+use x11rb::protocol::res::{ClientIdMask, ClientIdSpec, ConnectionExt as _};
 use x11rb::protocol::xproto::{AtomEnum, ConnectionExt as _, MapState, Window};
 
 use crate::CaptureError;
@@ -37,9 +38,29 @@ fn process_is(pid: u32, want: &str) -> bool {
         || comm.is_some_and(|c| c == want || (c.len() == 15 && want.starts_with(&c)))
 }
 
+/// The process that owns window `w`: its `_NET_WM_PID`, or, for clients that
+/// do not set it (Xt and Xlib programs such as xeyes), the PID the X server
+/// itself knows for the connection (X-Resource `QueryClientIds`; local
+/// clients only, which is what a recorder on this machine records).
+fn owner_pid(conn: &impl Connection, w: Window, pid_atom: u32) -> Option<u32> {
+    if let Some(&pid) = cardinals(conn, w, pid_atom, AtomEnum::CARDINAL).first() {
+        return Some(pid);
+    }
+    let spec = ClientIdSpec {
+        client: w,
+        mask: ClientIdMask::LOCAL_CLIENT_PID,
+    };
+    let reply = conn.res_query_client_ids(&[spec]).ok()?.reply().ok()?;
+    reply
+        .ids
+        .iter()
+        .find(|id| id.spec.mask & ClientIdMask::LOCAL_CLIENT_PID != 0u32.into())
+        .and_then(|id| id.value.first().copied())
+}
+
 /// The window to record for `AppProc`: among the viewable top-level windows
 /// (`_NET_CLIENT_LIST` when a window manager provides it, else the root's
-/// children) whose `_NET_WM_PID` process runs an executable named `name`
+/// children) whose owning process ([`owner_pid`]) runs an executable named `name`
 /// (case-insensitive, a `.exe` suffix ignored), the largest by area; on a tie
 /// the lowest window id (the oldest). Several processes of that name are all
 /// candidates.
@@ -63,7 +84,7 @@ pub fn find_by_process(
     }
     let mut best: Option<(u64, Window)> = None;
     for w in windows {
-        let Some(&pid) = cardinals(conn, w, pid_atom, AtomEnum::CARDINAL).first() else {
+        let Some(pid) = owner_pid(conn, w, pid_atom) else {
             continue;
         };
         let viewable = conn
