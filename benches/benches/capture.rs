@@ -11,7 +11,9 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use txcr_capture::{FrameSource, Region, Scene, TestPattern};
 use txcr_core::VideoFrame;
-use txcr_encode::{convert_into, I420Converter, I420Frame};
+use txcr_encode::I420Converter;
+#[cfg(target_os = "linux")]
+use txcr_encode::{convert_into, I420Frame};
 
 const W: u32 = 1920;
 const H: u32 = 1080;

@@ -5,6 +5,7 @@
 mod bench;
 #[cfg(unix)]
 mod bench_splice;
+mod check_windows;
 #[cfg(unix)]
 mod criterion;
 mod demo;
@@ -18,7 +19,12 @@ use anyhow::{bail, Context};
 const USAGE: &str = "usage: cargo xtask <command>
 
   setup   check (and, as root, install) the Debian/Ubuntu packages the build and tests need
-  test    setup, then cargo fmt --check, clippy -D warnings, and every test
+  test    setup, then cargo fmt --check, clippy -D warnings, the Windows type-check,
+          and every test
+  check-windows
+          cargo check and clippy -D warnings of the whole workspace for
+          x86_64-pc-windows-msvc, on this Linux machine (installs Debian's
+          rustc-web, its std source and mingw-w64 headers)
   demo [PROCESS]
           setup, build, run the backend and the service on embedded defaults, record a
           short class (a window of PROCESS, or a moving test window; Xvfb if no DISPLAY),
@@ -40,6 +46,7 @@ fn main() -> anyhow::Result<()> {
     match args.first().map(String::as_str) {
         Some("setup") => setup::ensure(),
         Some("test") => test(),
+        Some("check-windows") => check_windows::run(&args[1..]),
         Some("demo") => demo::run(&args[1..]),
         #[cfg(unix)]
         Some("bench") => bench::run(&args[1..]),
@@ -90,6 +97,7 @@ fn test() -> anyhow::Result<()> {
         "-D",
         "warnings",
     ])?;
+    check_windows::run(&[])?;
     // The end-to-end tests run sibling binaries (backend, s3dev, testwin);
     // build them first so no test waits on a build.
     cargo(&["build", "--workspace", "--bins"])?;

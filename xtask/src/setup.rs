@@ -35,6 +35,7 @@ pub const PACKAGES: &[(&str, &str)] = &[
 ];
 
 /// What `cargo xtask bench` adds: the recorders we are compared with.
+#[cfg(unix)]
 pub const BENCH_PACKAGES: &[(&str, &str)] = &[
     (
         "gstreamer1.0-tools",

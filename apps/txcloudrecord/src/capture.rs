@@ -39,14 +39,16 @@ pub fn open_window(
 pub fn open_window(
     target: &Target,
     region: Region,
-    _cfg: &Config,
+    cfg: &Config,
 ) -> Result<Box<dyn FrameSource>, CaptureError> {
     use txcr_capture::windows::{WindowsSource, WindowsTarget};
     let target = match target {
         Target::Window(hwnd) => WindowsTarget::Window(*hwnd),
         Target::Process(name) => WindowsTarget::Process(name.clone()),
     };
-    Ok(Box::new(WindowsSource::open(&target, region)?))
+    let source = WindowsSource::open(&target, region, cfg.look)?;
+    tracing::info!(look = %source.look(), "recording a window through Graphics Capture");
+    Ok(Box::new(source))
 }
 
 /// No window capture on this platform.

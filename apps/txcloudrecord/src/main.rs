@@ -2,6 +2,13 @@
 //!
 //! Glue only: flags → config → the HTTP service built from the library crates.
 //! See ARCHITECTURE.md for the crates and README.md for the API.
+//!
+//! On Windows it is a GUI-subsystem program: launched by a browser through
+//! `tc-record://`, the service opens no console window (one the teacher
+//! closes would end the recording mid-slice). `record`, `doctor` and
+//! `register-protocol`, started from a terminal, attach to that terminal's
+//! console so they still print.
+#![cfg_attr(windows, windows_subsystem = "windows")]
 
 mod capture;
 mod config;
@@ -60,12 +67,35 @@ enum Cmd {
 }
 
 fn main() -> std::process::ExitCode {
-    match run(Cli::parse()) {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            attach_parent_console();
+            e.exit()
+        }
+    };
+    if !matches!(cli.command, Some(Cmd::Serve) | None) {
+        attach_parent_console();
+    }
+    match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("txcloudrecord: {e:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// Print to the terminal we were started from, if any (Windows: a
+/// GUI-subsystem program has no console of its own). Elsewhere a no-op.
+fn attach_parent_console() {
+    #[cfg(windows)]
+    // SAFETY: AttachConsole takes a process id constant and touches no memory
+    // of ours; it fails harmlessly when there is no parent console.
+    unsafe {
+        windows_sys::Win32::System::Console::AttachConsole(
+            windows_sys::Win32::System::Console::ATTACH_PARENT_PROCESS,
+        );
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+#[cfg(not(windows))]
 use anyhow::Context;
 
 /// Register the running executable as the `tc-record` URL handler for this user.
@@ -89,22 +90,66 @@ fn set_default_handler(list: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", list.display()))
 }
 
-/// Register under `HKCU\Software\Classes\tc-record`, which Windows merges into
-/// `HKCR\tc-record` for this user (no administrator rights needed).
+/// What [`register`] writes on Windows, under `HKCU\Software\Classes`:
+/// (key, value name, value). Windows merges it into `HKCR\tc-record` for this
+/// user (no administrator rights needed); a browser then runs the command
+/// with the whole `tc-record://…` URL as one argument.
+#[cfg(any(windows, test))]
+fn registry_entries(exe: &Path) -> [(&'static str, &'static str, String); 3] {
+    const KEY: &str = r"Software\Classes\tc-record";
+    const COMMAND: &str = r"Software\Classes\tc-record\shell\open\command";
+    [
+        (KEY, "", "URL:tc-record Protocol".to_owned()),
+        (KEY, "URL Protocol", String::new()),
+        (COMMAND, "", format!("\"{}\" \"%1\"", exe.display())),
+    ]
+}
+
+/// Register this executable as the `tc-record` URL handler for this user.
 #[cfg(windows)]
 pub fn register(exe: &Path) -> anyhow::Result<()> {
     use winreg::enums::HKEY_CURRENT_USER;
     use winreg::RegKey;
 
     let hkcu = RegKey::predef(HKEY_CURRENT_USER);
-    let (key, _) = hkcu.create_subkey(r"Software\Classes\tc-record")?;
-    key.set_value("", &"URL:tc-record Protocol")?;
-    key.set_value("URL Protocol", &"")?;
-    let (cmd, _) = key.create_subkey(r"shell\open\command")?;
-    cmd.set_value("", &format!("\"{}\" \"%1\"", exe.display()))?;
+    for (key, name, value) in registry_entries(exe) {
+        let (key, _) = hkcu.create_subkey(key)?;
+        key.set_value(name, &value)?;
+    }
     println!(
         r"registered HKCU\Software\Classes\tc-record -> {}",
         exe.display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_windows_handler_runs_this_executable_with_the_url_as_one_argument() {
+        let exe = Path::new(r"C:\Program Files\TXCloudRecord\txcloudrecord.exe");
+        let entries = registry_entries(exe);
+        assert_eq!(
+            entries[0],
+            (
+                r"Software\Classes\tc-record",
+                "",
+                "URL:tc-record Protocol".into()
+            )
+        );
+        assert_eq!(
+            entries[1],
+            (r"Software\Classes\tc-record", "URL Protocol", String::new())
+        );
+        assert_eq!(
+            entries[2],
+            (
+                r"Software\Classes\tc-record\shell\open\command",
+                "",
+                r#""C:\Program Files\TXCloudRecord\txcloudrecord.exe" "%1""#.into()
+            )
+        );
+    }
 }

@@ -195,7 +195,8 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Resp, Infallibl
     })
 }
 
-/// Ctrl-C or SIGTERM.
+/// Ctrl-C or SIGTERM; on Windows also Ctrl-Break, a closed console, log-off
+/// and shut-down.
 pub async fn shutdown_signal() {
     #[cfg(unix)]
     {
@@ -204,6 +205,24 @@ pub async fn shutdown_signal() {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
                 _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    #[cfg(windows)]
+    {
+        // Log-off, shut-down and a closed console end the process a few
+        // seconds later: finish the current slice first, as SIGTERM does.
+        use tokio::signal::windows::{ctrl_break, ctrl_close, ctrl_logoff, ctrl_shutdown};
+        if let (Ok(mut close), Ok(mut logoff), Ok(mut shutdown), Ok(mut brk)) =
+            (ctrl_close(), ctrl_logoff(), ctrl_shutdown(), ctrl_break())
+        {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = close.recv() => {}
+                _ = logoff.recv() => {}
+                _ = shutdown.recv() => {}
+                _ = brk.recv() => {}
             }
             return;
         }

@@ -296,6 +296,7 @@ fn state_view(inner: &Inner, uploads: Option<&UploadQueue>) -> StateView {
             } else {
                 stats.audio.clone()
             },
+            capture: stats.look.map(|l| l.to_string()),
             last_error: inner.last_error.as_ref().map(|(m, _)| m.clone()),
             last_error_code: inner.last_error.as_ref().and_then(|(_, c)| *c),
         },

@@ -355,6 +355,7 @@ fn a_splice_survives_sigterm_and_sigkill_of_the_backend_and_the_callback_waits_f
 }
 
 /// The `done` count in a backend's metrics.
+#[cfg(target_os = "linux")]
 fn jobs_done(b: &Backend) -> u64 {
     let m = b.request("GET", "/metrics", &[], "").body;
     m.lines()

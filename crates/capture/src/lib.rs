@@ -39,14 +39,19 @@
 //! ```
 
 pub mod audio;
+mod look;
 mod pattern;
+mod pick;
+mod pushed;
 mod region;
 #[cfg(windows)]
 pub mod windows;
 #[cfg(target_os = "linux")]
 pub mod x11;
 
+pub use look::{settle, Changeable, Look, OS_DEFAULT};
 pub use pattern::{decode_stamp, Scene, TestPattern, STAMP_BITS, STAMP_CELL};
+pub use pushed::Pushed;
 pub use region::Region;
 
 use txcr_core::{FrameRef, VideoFrame};
@@ -73,6 +78,12 @@ pub trait FrameSource: Send {
         self.grab(scratch)?;
         use_it(scratch.view());
         Ok(true)
+    }
+
+    /// The cursor and capture border the recording gets, where the backend
+    /// decides them (Windows Graphics Capture); `None` elsewhere.
+    fn look(&self) -> Option<Look> {
+        None
     }
 }
 

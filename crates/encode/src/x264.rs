@@ -184,9 +184,11 @@ impl X264Encoder {
             // SAFETY: the descriptor came from x264 just now.
             let bytes = unsafe { payload(nal) };
             let body = bytes.get(4..).unwrap_or_default().to_vec();
-            match nal.i_type as u32 {
-                t if t == sys::nal_unit_type_e_NAL_SPS => self.config.sps = body,
-                t if t == sys::nal_unit_type_e_NAL_PPS => self.config.pps = body,
+            // bindgen types the NAL constants as the platform's C enum type
+            // (unsigned on Linux, int on MSVC): compare them widened.
+            match i64::from(nal.i_type) {
+                t if t == i64::from(sys::nal_unit_type_e_NAL_SPS) => self.config.sps = body,
+                t if t == i64::from(sys::nal_unit_type_e_NAL_PPS) => self.config.pps = body,
                 _ => {}
             }
         }

@@ -61,6 +61,11 @@ pub struct RecordView {
     /// only), `failed: <why>` (stopped mid-recording).
     #[serde(rename = "Audio", default)]
     pub audio: String,
+    /// Extension: what the capture applied beyond the window's pixels, where
+    /// the platform decides it (Windows: `cursor on, border off`; the border
+    /// is `on` on builds that cannot turn it off).
+    #[serde(rename = "Capture", skip_serializing_if = "Option::is_none", default)]
+    pub capture: Option<String>,
     /// Extension: why the last recording ended on its own, or a warning.
     #[serde(rename = "LastError", skip_serializing_if = "Option::is_none", default)]
     pub last_error: Option<String>,
@@ -156,6 +161,7 @@ mod tests {
                 dropped_frames: 0,
                 slices: vec![],
                 audio: "off".into(),
+                capture: None,
                 last_error: None,
                 last_error_code: None,
             },

@@ -103,6 +103,8 @@ pub struct Stats {
     pub audio: String,
     /// The recording ended because the disk was (nearly) full.
     pub disk_full: bool,
+    /// Cursor and capture border, where the source decides them (Windows).
+    pub look: Option<txcr_capture::Look>,
 }
 
 /// What a stopped recording left.
@@ -140,6 +142,7 @@ pub(crate) struct Shared {
     on_slice: Option<SliceHook>,
     disk_full: std::sync::atomic::AtomicBool,
     preview: PreviewSlot,
+    look: Option<txcr_capture::Look>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -230,6 +233,7 @@ impl Recording {
             on_slice: spec.on_slice.clone(),
             disk_full: std::sync::atomic::AtomicBool::new(false),
             preview: PreviewSlot::default(),
+            look: source.look(),
         });
         let (audio_job, audio_rx) = match audio.map(|a| start_audio(a, &audio_dropped)) {
             Some(Ok((job, rx, what))) => {
@@ -357,6 +361,7 @@ impl Recording {
             failure: lock(&sh.failure).clone(),
             audio: lock(&sh.audio).clone(),
             disk_full: sh.disk_full.load(Ordering::Relaxed),
+            look: sh.look,
         }
     }
 
@@ -397,6 +402,7 @@ impl Drop for Recording {
 /// Nice value of the capture and encode threads (and x264's): when the CPU is
 /// short, the lesson's own programs and this service's API go first. A frame
 /// that cannot be grabbed in time is counted as dropped, never queued up.
+#[cfg(target_os = "linux")]
 const RECORDING_NICE: i32 = 5;
 
 /// Lower the calling thread's priority to [`RECORDING_NICE`] (Linux nice

@@ -28,12 +28,38 @@ pub struct CpalSource {
     thread: Option<JoinHandle<()>>,
 }
 
+/// Where the default sound comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DefaultSound {
+    /// A loopback of the default output: what the class app plays (WASAPI).
+    OutputLoopback,
+    /// The default input device.
+    Input,
+}
+
+/// The defaults to try, in order. Windows records what the class app plays
+/// (WASAPI loopback of the default output), falling back to the microphone
+/// when there is no output device; elsewhere the default input (on Linux a
+/// sink's monitor can be made the default to record what the machine plays).
+fn default_order(windows: bool) -> &'static [DefaultSound] {
+    if windows {
+        &[DefaultSound::OutputLoopback, DefaultSound::Input]
+    } else {
+        &[DefaultSound::Input]
+    }
+}
+
+/// Whether device (`id`, `name`) is the one asked for: its cpal id exactly,
+/// or a part of its name, case-blind.
+fn is_wanted(wanted: &str, id: &str, name: &str) -> bool {
+    id == wanted || name.to_lowercase().contains(&wanted.to_lowercase())
+}
+
 fn pick_device(
     host: &cpal::Host,
     wanted: Option<&str>,
 ) -> Result<(cpal::Device, bool), CaptureError> {
     if let Some(w) = wanted {
-        let w_lower = w.to_lowercase();
         let all = host.devices().map_err(unavailable)?;
         for d in all {
             let id = d.id().map(|i| i.to_string()).unwrap_or_default();
@@ -41,22 +67,23 @@ fn pick_device(
                 .description()
                 .map(|n| n.name().to_owned())
                 .unwrap_or_default();
-            if id == w || name.to_lowercase().contains(&w_lower) {
+            if is_wanted(w, &id, &name) {
                 let input = d.supports_input();
                 return Ok((d, !input));
             }
         }
         return Err(unavailable(format!("no audio device matches {w:?}")));
     }
-    if cfg!(windows) {
-        // Record what the class app plays: loopback of the default output.
-        if let Some(d) = host.default_output_device() {
-            return Ok((d, true));
+    for choice in default_order(cfg!(windows)) {
+        let found = match choice {
+            DefaultSound::OutputLoopback => host.default_output_device().map(|d| (d, true)),
+            DefaultSound::Input => host.default_input_device().map(|d| (d, false)),
+        };
+        if let Some(found) = found {
+            return Ok(found);
         }
     }
-    host.default_input_device()
-        .map(|d| (d, false))
-        .ok_or_else(|| unavailable("no default input device"))
+    Err(unavailable("no default input device"))
 }
 
 fn build<T>(
@@ -182,5 +209,39 @@ impl Drop for CpalSource {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_records_what_the_class_app_plays_and_falls_back_to_the_microphone() {
+        assert_eq!(
+            default_order(true),
+            [DefaultSound::OutputLoopback, DefaultSound::Input]
+        );
+        assert_eq!(default_order(false), [DefaultSound::Input]);
+    }
+
+    #[test]
+    fn a_device_is_named_by_its_id_or_a_part_of_its_name() {
+        assert!(is_wanted(
+            "Monitor of",
+            "pulse:3",
+            "Monitor of Built-in Audio"
+        ));
+        assert!(is_wanted(
+            "speakers",
+            "{0.0.0.00000000}.{abc}",
+            "Speakers (Realtek(R) Audio)"
+        ));
+        assert!(is_wanted(
+            "{0.0.0.00000000}.{abc}",
+            "{0.0.0.00000000}.{abc}",
+            "Speakers"
+        ));
+        assert!(!is_wanted("USB", "hw:0", "Built-in Audio"));
     }
 }

@@ -2,36 +2,26 @@
 
 use windows_capture::window::Window;
 
+use crate::pick::{largest, normalise};
 use crate::CaptureError;
 
-fn normalise(name: &str) -> String {
-    let lower = name.trim().to_ascii_lowercase();
-    lower.strip_suffix(".exe").unwrap_or(&lower).to_owned()
-}
-
 /// Among the visible top-level windows whose process runs an executable named
-/// `name` (case-insensitive, `.exe` optional), the largest by area; on a tie
-/// the first one the system lists (the topmost). Same rule as on X11.
+/// `name` (case-insensitive, `.exe` optional), by [`largest`]: offered in the
+/// order the system lists them, so a tie goes to the topmost.
 pub fn find_by_process(name: &str) -> Result<Option<Window>, CaptureError> {
     let want = normalise(name);
     let windows = Window::enumerate()
         .map_err(|e| CaptureError::Unavailable(format!("listing windows: {e}")))?;
-    let mut best: Option<(i64, Window)> = None;
-    for w in windows {
-        let matches = w
-            .process_name()
-            .map(|p| normalise(&p) == want)
-            .unwrap_or(false);
+    let candidates = windows.into_iter().filter_map(|w| {
+        let matches = w.process_name().is_ok_and(|p| normalise(&p) == want);
         if !matches || !w.is_valid() {
-            continue;
+            return None;
         }
-        let area = match (w.width(), w.height()) {
-            (Ok(a), Ok(b)) => i64::from(a) * i64::from(b),
-            _ => continue,
+        let (Ok(a), Ok(b)) = (w.width(), w.height()) else {
+            return None;
         };
-        if best.as_ref().is_none_or(|(a, _)| area > *a) {
-            best = Some((area, w));
-        }
-    }
-    Ok(best.map(|(_, w)| w))
+        let area = u64::try_from(i64::from(a) * i64::from(b)).unwrap_or(0);
+        Some((area, w))
+    });
+    Ok(largest(candidates))
 }

@@ -4,12 +4,17 @@
 //! visible window), then grab its own content (occlusion does not matter to
 //! Graphics Capture), cropped to the region fixed at start, with black where
 //! a resized window no longer covers it. Graphics Capture pushes frames when
-//! the window changes; the latest one is kept and handed out at each tick of
-//! the recorder's clock. The yellow capture border is off; the cursor is
-//! recorded.
+//! the window changes (none while it is minimised or unchanged); the latest
+//! one is kept and handed out at each tick of the recorder's clock
+//! ([`Pushed`]), so the recording keeps its pace. Cursor and yellow capture
+//! border follow the configured [`Look`] where this Windows build lets them be
+//! changed (detected at run time, [`settle`]); [`WindowsSource::look`] says
+//! what the recording got.
 //!
-//! Not built or run on the project's Linux machines: the GitHub Actions
-//! Windows job builds and tests it.
+//! Type-checked (and clippy-clean) on the project's Linux machines by
+//! `cargo xtask check-windows`; the decisions that need no Windows API
+//! (`pick`, `pushed`, `look`) are unit-tested there; linking and running it
+//! is the GitHub Actions Windows job's.
 
 mod find;
 
@@ -19,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use txcr_core::VideoFrame;
 use windows_capture::capture::{CaptureControl, Context, GraphicsCaptureApiHandler};
 use windows_capture::frame::Frame;
-use windows_capture::graphics_capture_api::InternalCaptureControl;
+use windows_capture::graphics_capture_api::{GraphicsCaptureApi, InternalCaptureControl};
 use windows_capture::settings::{
     ColorFormat, CursorCaptureSettings, DirtyRegionSettings, DrawBorderSettings,
     MinimumUpdateIntervalSettings, SecondaryWindowSettings, Settings,
@@ -28,7 +33,7 @@ use windows_capture::window::Window;
 
 pub use find::find_by_process;
 
-use crate::{CaptureError, FrameSource, Region};
+use crate::{settle, CaptureError, Changeable, FrameSource, Look, Pushed, Region};
 
 /// What to record on Windows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,17 +46,9 @@ pub enum WindowsTarget {
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// The newest frame Graphics Capture delivered, tightly packed BGRA.
-#[derive(Debug, Default)]
-struct Latest {
-    width: u32,
-    height: u32,
-    pixels: Vec<u8>,
-}
-
 #[derive(Debug, Default)]
 struct Shared {
-    latest: Mutex<Latest>,
+    latest: Mutex<Pushed>,
     closed: AtomicBool,
 }
 
@@ -80,10 +77,7 @@ impl GraphicsCaptureApiHandler for Handler {
         let (width, height) = (buffer.width(), buffer.height());
         let pixels = buffer.as_nopadding_buffer(&mut self.scratch);
         let mut latest = self.shared.latest.lock().unwrap_or_else(|e| e.into_inner());
-        latest.width = width;
-        latest.height = height;
-        latest.pixels.clear();
-        latest.pixels.extend_from_slice(pixels);
+        latest.store(width, height, pixels);
         Ok(())
     }
 
@@ -98,6 +92,7 @@ pub struct WindowsSource {
     shared: Arc<Shared>,
     control: Option<CaptureControl<Handler, BoxError>>,
     region: Region,
+    look: Look,
 }
 
 impl std::fmt::Debug for WindowsSource {
@@ -109,8 +104,9 @@ impl std::fmt::Debug for WindowsSource {
 }
 
 impl WindowsSource {
-    /// Find the window and start Graphics Capture on it.
-    pub fn open(target: &WindowsTarget, region: Region) -> Result<Self, CaptureError> {
+    /// Find the window and start Graphics Capture on it, with the cursor and
+    /// border `want`ed where this Windows build lets them be changed.
+    pub fn open(target: &WindowsTarget, region: Region, want: Look) -> Result<Self, CaptureError> {
         let window = match target {
             WindowsTarget::Window(hwnd) => {
                 Window::from_raw_hwnd(*hwnd as usize as *mut std::ffi::c_void)
@@ -133,10 +129,26 @@ impl WindowsSource {
         };
         let region = region.resolve(w, h)?;
         let shared = Arc::new(Shared::default());
+        // Asking for a setting this build cannot change fails the capture.
+        let can = Changeable {
+            cursor: GraphicsCaptureApi::is_cursor_settings_supported().unwrap_or(false),
+            border: GraphicsCaptureApi::is_border_settings_supported().unwrap_or(false),
+        };
+        let (cursor, border, look) = settle(want, can);
+        let cursor = match cursor {
+            Some(true) => CursorCaptureSettings::WithCursor,
+            Some(false) => CursorCaptureSettings::WithoutCursor,
+            None => CursorCaptureSettings::Default,
+        };
+        let border = match border {
+            Some(true) => DrawBorderSettings::WithBorder,
+            Some(false) => DrawBorderSettings::WithoutBorder,
+            None => DrawBorderSettings::Default,
+        };
         let settings = Settings::new(
             window,
-            CursorCaptureSettings::WithCursor,
-            DrawBorderSettings::WithoutBorder,
+            cursor,
+            border,
             SecondaryWindowSettings::Default,
             MinimumUpdateIntervalSettings::Default,
             DirtyRegionSettings::Default,
@@ -149,7 +161,13 @@ impl WindowsSource {
             shared,
             control: Some(control),
             region,
+            look,
         })
+    }
+
+    /// The cursor and border the recording really gets.
+    pub fn look(&self) -> Look {
+        self.look
     }
 }
 
@@ -158,28 +176,16 @@ impl FrameSource for WindowsSource {
         (self.region.width, self.region.height)
     }
 
+    fn look(&self) -> Option<Look> {
+        Some(self.look)
+    }
+
     fn grab(&mut self, frame: &mut VideoFrame) -> Result<(), CaptureError> {
         if self.shared.closed.load(Ordering::Acquire) {
             return Err(CaptureError::WindowClosed);
         }
         let latest = self.shared.latest.lock().unwrap_or_else(|e| e.into_inner());
-        if latest.pixels.is_empty() {
-            return Ok(()); // nothing delivered yet: keep the buffer as it is
-        }
-        let r = self.region;
-        let src_stride = latest.width as usize * 4;
-        let avail_w = latest.width.saturating_sub(r.x).min(r.width) as usize * 4;
-        for row in 0..r.height {
-            let dst = &mut frame.data[row as usize * frame.stride..][..r.width as usize * 4];
-            let y = r.y + row;
-            if y >= latest.height || avail_w == 0 {
-                dst.fill(0);
-                continue;
-            }
-            let start = y as usize * src_stride + r.x as usize * 4;
-            dst[..avail_w].copy_from_slice(&latest.pixels[start..start + avail_w]);
-            dst[avail_w..].fill(0);
-        }
+        latest.copy_region(self.region, frame);
         Ok(())
     }
 }

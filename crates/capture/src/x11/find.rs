@@ -4,6 +4,7 @@ use x11rb::connection::Connection;
 use x11rb::protocol::res::{ClientIdMask, ClientIdSpec, ConnectionExt as _};
 use x11rb::protocol::xproto::{AtomEnum, ConnectionExt as _, MapState, Window};
 
+use crate::pick::{largest, normalise};
 use crate::CaptureError;
 
 fn atom(conn: &impl Connection, name: &[u8]) -> Option<u32> {
@@ -16,12 +17,6 @@ fn cardinals(conn: &impl Connection, win: Window, prop: u32, ty: impl Into<u32>)
         .and_then(|c| c.reply().ok())
         .and_then(|r| r.value32().map(Iterator::collect))
         .unwrap_or_default()
-}
-
-/// `chrome.exe`, `Chrome`, `chrome` all name the same program.
-fn normalise(name: &str) -> String {
-    let lower = name.trim().to_ascii_lowercase();
-    lower.strip_suffix(".exe").unwrap_or(&lower).to_owned()
 }
 
 /// Whether process `pid` runs an executable called `want` (by `/proc/PID/exe`'s
@@ -61,9 +56,9 @@ fn owner_pid(conn: &impl Connection, w: Window, pid_atom: u32) -> Option<u32> {
 /// The window to record for `AppProc`: among the viewable top-level windows
 /// (`_NET_CLIENT_LIST` when a window manager provides it, else the root's
 /// children) whose owning process ([`owner_pid`]) runs an executable named `name`
-/// (case-insensitive, a `.exe` suffix ignored), the largest by area; on a tie
-/// the lowest window id (the oldest). Several processes of that name are all
-/// candidates.
+/// (case-insensitive, a `.exe` suffix ignored), by [`largest`]: offered in
+/// window-id order, so a tie goes to the lowest id (the oldest). Several
+/// processes of that name are all candidates.
 pub fn find_by_process(
     conn: &impl Connection,
     root: Window,
@@ -82,7 +77,8 @@ pub fn find_by_process(
             .map(|t| t.children)
             .unwrap_or_default();
     }
-    let mut best: Option<(u64, Window)> = None;
+    windows.sort_unstable();
+    let mut candidates = Vec::new();
     for w in windows {
         let Some(pid) = owner_pid(conn, w, pid_atom) else {
             continue;
@@ -98,16 +94,9 @@ pub fn find_by_process(
         let Some(g) = conn.get_geometry(w).ok().and_then(|c| c.reply().ok()) else {
             continue;
         };
-        let area = u64::from(g.width) * u64::from(g.height);
-        let better = match best {
-            None => true,
-            Some((a, id)) => area > a || (area == a && w < id),
-        };
-        if better {
-            best = Some((area, w));
-        }
+        candidates.push((u64::from(g.width) * u64::from(g.height), w));
     }
-    Ok(best.map(|(_, w)| w))
+    Ok(largest(candidates))
 }
 
 #[cfg(test)]
@@ -116,7 +105,6 @@ mod tests {
 
     #[test]
     fn names_match_with_or_without_exe() {
-        assert_eq!(normalise(" Chrome.EXE "), "chrome");
         assert!(process_is(
             std::process::id(),
             &std::env::current_exe()
