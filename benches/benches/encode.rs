@@ -45,8 +45,8 @@ fn encode(c: &mut Criterion) {
     ];
     for (label, tune, params) in variants {
         let mut s = EncoderSettings::new(W, H, FPS, auto_bitrate(W, H, FPS));
-        s.tune = tune.map(str::to_owned);
-        s.x264_params = params.map(str::to_owned);
+        s.x264.tune = tune.map(str::to_owned);
+        s.x264.params = params.map(str::to_owned);
         let mut enc = X264Encoder::new(&s).unwrap();
         let mut packets: Vec<Packet> = Vec::new();
         let mut n: u64 = 0;

@@ -232,12 +232,8 @@ pub struct Config {
     pub origins: OriginPolicy,
     /// Capture backend.
     pub capture: CaptureMode,
-    /// x264 preset.
-    pub preset: String,
-    /// x264 tune; `None` for none.
-    pub tune: Option<String>,
-    /// Extra x264 options; `None` for none.
-    pub x264_params: Option<String>,
+    /// x264's preset, tune and extra options (`None`s for none).
+    pub x264: txcr_encode::X264Options,
     /// Without a compositor, record the screen area of the window (what covers
     /// it included) instead of refusing with -10004.
     #[cfg(target_os = "linux")]
@@ -348,16 +344,18 @@ impl Config {
             record_root,
             origins: OriginPolicy::new(&origins),
             capture: flags.capture.or(file.capture).unwrap_or(CaptureMode::Auto),
-            preset: flags
-                .preset
-                .clone()
-                .or(file.preset)
-                .unwrap_or_else(|| "veryfast".into()),
-            tune: none_or(flags.tune.clone().or(file.tune), DEFAULT_TUNE),
-            x264_params: none_or(
-                flags.x264_params.clone().or(file.x264_params),
-                txcr_encode::SCREEN_PARAMS,
-            ),
+            x264: txcr_encode::X264Options {
+                preset: flags
+                    .preset
+                    .clone()
+                    .or(file.preset)
+                    .unwrap_or_else(|| "veryfast".into()),
+                tune: none_or(flags.tune.clone().or(file.tune), DEFAULT_TUNE),
+                params: none_or(
+                    flags.x264_params.clone().or(file.x264_params),
+                    txcr_encode::SCREEN_PARAMS,
+                ),
+            },
             #[cfg(target_os = "linux")]
             screen_fallback: file.screen_fallback.unwrap_or(false),
             #[cfg(windows)]
@@ -381,15 +379,14 @@ impl Config {
     /// first StartRecord.
     fn check_encoder(&self) -> anyhow::Result<()> {
         let mut s = txcr_encode::EncoderSettings::new(64, 64, 15, 300_000);
-        s.preset = self.preset.clone();
-        s.tune = self.tune.clone();
-        s.x264_params = self.x264_params.clone();
+        s.x264 = self.x264.clone();
         txcr_encode::X264Encoder::new(&s)
             .map(drop)
             .with_context(|| {
+                let x = &self.x264;
                 format!(
                     "x264 settings: preset {:?}, tune {:?}, x264_params {:?}",
-                    self.preset, self.tune, self.x264_params
+                    x.preset, x.tune, x.params
                 )
             })
     }

@@ -15,7 +15,7 @@ use txcr_protocol::events::{diff, Event};
 use txcr_protocol::StateView;
 use txcr_state::Caller;
 
-use crate::server::App;
+use crate::app::App;
 
 /// How often a client's state is compared with what it was last sent.
 const TICK: Duration = Duration::from_millis(250);

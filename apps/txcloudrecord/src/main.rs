@@ -10,6 +10,7 @@
 //! console so they still print.
 #![cfg_attr(windows, windows_subsystem = "windows")]
 
+mod app;
 mod capture;
 mod config;
 mod doctor;
@@ -22,6 +23,7 @@ mod register;
 mod server;
 mod service;
 mod task;
+mod uploads;
 
 use std::sync::Arc;
 
@@ -183,8 +185,8 @@ fn serve(flags: &Flags) -> anyhow::Result<()> {
             "serving"
         );
         // Only the instance that owns the port touches the upload journal.
-        let (uploads, creds) = start_uploads(&cfg, "uploads")?;
-        let app = Arc::new(server::App {
+        let (uploads, creds) = uploads::start(&cfg, "uploads")?;
+        let app = Arc::new(app::App {
             port,
             origins: cfg.origins.clone(),
             service: service::Service::new(cfg, uploads, creds),
@@ -193,40 +195,5 @@ fn serve(flags: &Flags) -> anyhow::Result<()> {
             changed: Notify::new(),
         });
         server::serve(listener, app).await
-    })
-}
-
-/// The upload queue for the configured target, journalled in
-/// `<data-dir>/<journal>` (and, when brokered, the UserSig store its uploads
-/// are authorised with).
-fn start_uploads(
-    cfg: &config::Config,
-    journal: &str,
-) -> anyhow::Result<(
-    Option<txcr_slice_upload::UploadQueue>,
-    Option<txcr_slice_upload::BrokerCreds>,
-)> {
-    use txcr_slice_upload::{BrokerCreds, BrokeredStore, S3Store, UploadQueue};
-    let Some(u) = &cfg.upload else {
-        return Ok((None, None));
-    };
-    let dir = cfg.data_dir.join(journal);
-    Ok(match &u.target {
-        config::UploadTarget::Direct(s3) => (
-            Some(UploadQueue::start(
-                &dir,
-                S3Store::new(s3.clone()),
-                u.queue.clone(),
-            )?),
-            None,
-        ),
-        config::UploadTarget::Brokered(url) => {
-            let creds = BrokerCreds::load(&cfg.data_dir.join("broker-credentials.json"));
-            let store = BrokeredStore::new(url, creds.clone())?;
-            (
-                Some(UploadQueue::start(&dir, store, u.queue.clone())?),
-                Some(creds),
-            )
-        }
     })
 }

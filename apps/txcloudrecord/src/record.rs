@@ -96,7 +96,7 @@ pub fn run(flags: &Flags, args: &RecordArgs) -> anyhow::Result<bool> {
         .build()?;
     let _in_runtime = rt.enter();
     let uploads = match upload {
-        true => crate::start_uploads(&cfg, "uploads-record")?.0,
+        true => crate::uploads::start(&cfg, "uploads-record")?.0,
         false => None,
     };
     let user = args

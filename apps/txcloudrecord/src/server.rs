@@ -15,31 +15,12 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 use txcr_protocol::{failure, guard, parse_request, success, ApiError, ErrorCode, MAX_BODY_BYTES};
 use txcr_state::Caller;
 
-use crate::service::Service;
+use crate::app::App;
 
 const PREFIX: &str = "/localrecord/v1/";
-
-/// Shared by every connection.
-#[derive(Debug)]
-pub struct App {
-    /// The service.
-    pub service: Service,
-    /// Our port (for the Host check).
-    pub port: u16,
-    /// Browser origins allowed.
-    pub origins: guard::OriginPolicy,
-    /// Notified when Exit was answered.
-    pub exit: Notify,
-    /// Set when the service stops: event streams end.
-    pub closing: tokio::sync::watch::Sender<bool>,
-    /// Woken after every command that changed something, so event streams
-    /// send its effect at once instead of at their next tick.
-    pub changed: Notify,
-}
 
 type Resp = Response<BoxBody<Bytes, Infallible>>;
 

@@ -291,11 +291,7 @@ fn state_view(inner: &Inner, uploads: Option<&UploadQueue>) -> StateView {
                 .iter()
                 .map(|f| f.path.display().to_string())
                 .collect(),
-            audio: if stats.audio.is_empty() {
-                "off".into()
-            } else {
-                stats.audio.clone()
-            },
+            audio: stats.audio.to_string(),
             capture: stats.look.map(|l| l.to_string()),
             last_error: inner.last_error.as_ref().map(|(m, _)| m.clone()),
             last_error_code: inner.last_error.as_ref().and_then(|(_, c)| *c),

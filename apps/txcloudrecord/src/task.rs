@@ -73,9 +73,7 @@ pub fn start(
     let source = source(cfg, s)?;
     let mut spec = RecordingSpec::new(dst.clone(), s.video_fps, s.slice_time);
     spec.bitrate = s.video_bps;
-    spec.preset = cfg.preset.clone();
-    spec.tune = cfg.tune.clone();
-    spec.x264_params = cfg.x264_params.clone();
+    spec.x264 = cfg.x264.clone();
     spec.min_free_bytes = cfg.min_free_mb << 20;
     spec.limit = limit;
     let audio = s.enable_audio.then(|| audio_source(cfg)).flatten();

@@ -128,7 +128,8 @@ fn bad_input_gets_the_envelope_never_a_5xx() {
         ("Init", "[]"),
         ("Init", r#"{"SdkAppId":"x","UserId":"u","UserSig":"s"}"#),
         ("StartRecord", r#"{"ClassId":1}"#),
-        ("StartRecord", r#"{"Wnd":1}"#),
+        // No ClassId is accepted (class 0), but a negative one is refused.
+        ("StartRecord", r#"{"Wnd":1,"ClassId":-1}"#),
         ("StartRecord", r#"{"Wnd":1,"ClassId":1,"VideoFps":500}"#),
         ("StartRecord", r#"{"Wnd":1,"ClassId":1,"SliceTime":"5"}"#),
         (

@@ -9,18 +9,37 @@ pub struct EncoderSettings {
     pub fps: u32,
     /// Average bitrate, bits per second (ABR with a one-second VBV buffer).
     pub bitrate: u32,
-    /// x264 preset (speed/quality trade-off), default `veryfast`.
-    pub preset: String,
-    /// Optional x264 tune (`zerolatency`, `stillimage`, …).
-    pub tune: Option<String>,
+    /// x264's preset, tune and extra options.
+    pub x264: X264Options,
     /// Longest distance between keyframes, seconds.
     pub keyint_secs: u32,
     /// Encoder threads; 0 lets x264 choose.
     pub threads: u32,
-    /// Extra x264 options, `key=value:key=value` as x264's `--x264-params`,
+}
+
+/// How x264 trades CPU for quality: one value, from the service's
+/// configuration through the recording to the encoder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct X264Options {
+    /// Preset (speed/quality trade-off), default `veryfast`.
+    pub preset: String,
+    /// Tune (`zerolatency`, `stillimage`, …), if any.
+    pub tune: Option<String>,
+    /// Extra options, `key=value:key=value` as x264's `--x264-params`,
     /// applied over the preset and tune (e.g. [`SCREEN_PARAMS`]). Rate
     /// control, B-frames, keyframe interval and bitstream format stay ours.
-    pub x264_params: Option<String>,
+    pub params: Option<String>,
+}
+
+impl Default for X264Options {
+    /// `veryfast`, no tune, no extra options.
+    fn default() -> Self {
+        Self {
+            preset: "veryfast".into(),
+            tune: None,
+            params: None,
+        }
+    }
 }
 
 /// x264 options for screen content (text, slides, a scrolling page), applied
@@ -45,11 +64,9 @@ impl EncoderSettings {
             height,
             fps,
             bitrate,
-            preset: "veryfast".into(),
-            tune: None,
+            x264: X264Options::default(),
             keyint_secs: 10,
             threads: 0,
-            x264_params: None,
         }
     }
 

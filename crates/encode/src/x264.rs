@@ -61,8 +61,8 @@ fn params(s: &EncoderSettings) -> Result<sys::x264_param_t, EncodeError> {
             height: s.height,
         });
     }
-    let preset = cstr(&s.preset)?;
-    let tune = s.tune.as_deref().map(cstr).transpose()?;
+    let preset = cstr(&s.x264.preset)?;
+    let tune = s.x264.tune.as_deref().map(cstr).transpose()?;
     let mut p = MaybeUninit::<sys::x264_param_t>::uninit();
     // SAFETY: x264_param_default_preset fully initialises the struct it is given
     // (it starts with x264_param_default) and reads only the two C strings.
@@ -76,7 +76,7 @@ fn params(s: &EncoderSettings) -> Result<sys::x264_param_t, EncodeError> {
     if rc != 0 {
         return Err(EncodeError::InvalidSetting {
             name: "preset/tune".into(),
-            value: s.preset.clone(),
+            value: s.x264.preset.clone(),
         });
     }
     // SAFETY: initialised by x264_param_default_preset above (rc == 0).
@@ -90,7 +90,7 @@ fn params(s: &EncoderSettings) -> Result<sys::x264_param_t, EncodeError> {
     p.i_timebase_num = 1;
     p.i_timebase_den = 1000;
     parse(&mut p, "threads", &s.threads.to_string())?;
-    for kv in s.x264_params.iter().flat_map(|p| p.split(':')) {
+    for kv in s.x264.params.iter().flat_map(|p| p.split(':')) {
         let (name, value) = kv.split_once('=').unwrap_or((kv, "1"));
         if !name.is_empty() {
             parse(&mut p, name.trim(), value.trim())?;
@@ -374,14 +374,14 @@ mod tests {
     #[test]
     fn extra_params_apply_and_bad_ones_are_refused() {
         let mut s = EncoderSettings::new(160, 120, 15, 400_000);
-        s.tune = Some("zerolatency".into());
-        s.x264_params = Some(crate::SCREEN_PARAMS.into());
+        s.x264.tune = Some("zerolatency".into());
+        s.x264.params = Some(crate::SCREEN_PARAMS.into());
         let mut enc = X264Encoder::new(&s).unwrap();
         let mut out = Vec::new();
         enc.encode(&frame(160, 120, 0), false, &mut out).unwrap();
         enc.flush(&mut out).unwrap();
         assert_eq!(out.len(), 1);
-        s.x264_params = Some("me=nonsense".into());
+        s.x264.params = Some("me=nonsense".into());
         assert!(matches!(
             X264Encoder::new(&s),
             Err(EncodeError::InvalidSetting { .. })

@@ -1,18 +1,19 @@
 //! The audio thread: blocks from the sound source, stamped on the recording
 //! timeline by an [`AudioClock`], encoded to AAC, handed to the encode thread.
 
-use std::sync::atomic::Ordering;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::Arc;
 use std::time::Duration;
 
-use txcr_capture::audio::{AudioBlock, AudioSource};
+use txcr_capture::audio::{AudioBlock, AudioSource, BlockSink};
 use txcr_core::{AudioClock, Packet};
-use txcr_encode::{AacEncoder, AudioEncoder};
+use txcr_encode::AudioEncoder;
 
-use crate::pipeline::{lock, Shared};
-
-/// AAC bitrate: plenty for speech and class audio at 48 kHz stereo.
-pub const AAC_BITRATE: u32 = 128_000;
+use crate::codecs::Codecs;
+use crate::shared::Shared;
+use crate::stats::Sound;
+use crate::sync::lock;
 
 /// Split interleaved samples into at most two planes: mono stays mono, stereo
 /// stays stereo, more channels fold into left (even) and right (odd).
@@ -43,7 +44,7 @@ pub fn deinterleave(samples: &[f32], channels: usize, planes: &mut [Vec<f32>]) {
 pub struct AudioJob {
     pub source: Box<dyn AudioSource>,
     pub blocks: Receiver<AudioBlock>,
-    pub encoder: AacEncoder,
+    pub encoder: Box<dyn AudioEncoder>,
     pub out: SyncSender<Packet>,
 }
 
@@ -105,7 +106,7 @@ pub fn audio_loop(sh: &Shared, job: AudioJob) {
     drop(source);
     if let Err(e) = result {
         tracing::warn!("audio stopped: {e}; the recording goes on without sound");
-        *lock(&sh.audio) = format!("failed: {e}");
+        *lock(&sh.audio) = Sound::Failed(e);
         return;
     }
     if encoder.flush(&mut packets).is_ok() {
@@ -120,6 +121,36 @@ pub fn audio_loop(sh: &Shared, job: AudioJob) {
             "audio blocks dropped because the recorder fell behind"
         );
     }
+}
+
+/// Open the AAC encoder for the source's format and start the source.
+pub(crate) fn start_audio(
+    mut source: Box<dyn AudioSource>,
+    codecs: &dyn Codecs,
+    dropped: &Arc<AtomicU64>,
+) -> Result<(AudioJob, Receiver<Packet>, String), String> {
+    let format = source.format();
+    let channels = format.channels.clamp(1, 2);
+    let encoder = codecs
+        .audio(format.sample_rate, channels)
+        .map_err(|e| e.to_string())?;
+    // ~0.6 s of 10 ms blocks; beyond that the audio thread is stuck and blocks are dropped.
+    let (block_tx, blocks) = mpsc::sync_channel(64);
+    source
+        .start(BlockSink::new(block_tx, dropped.clone()))
+        .map_err(|e| e.to_string())?;
+    let what = source.describe();
+    let (out, rx) = mpsc::sync_channel(1024);
+    Ok((
+        AudioJob {
+            source,
+            blocks,
+            encoder,
+            out,
+        },
+        rx,
+        what,
+    ))
 }
 
 #[cfg(test)]

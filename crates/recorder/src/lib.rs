@@ -28,13 +28,25 @@
 //! ```
 
 mod audio;
+mod capture;
+mod codecs;
+mod disk;
+mod encode;
 mod pacing;
 mod paths;
-mod pipeline;
 mod preview;
+mod priority;
+mod recording;
+mod shared;
+mod spec;
+mod stats;
+mod sync;
 
+pub use codecs::{Codecs, X264Aac, AAC_BITRATE};
 pub use paths::{resolve_dst, PathError};
-pub use pipeline::{Recording, RecordingSpec, SliceHook, Stats, Summary};
+pub use recording::Recording;
+pub use spec::{RecordingSpec, SliceHook};
+pub use stats::{Sound, Stats, Summary};
 pub use txcr_encode::Thumbnail;
 
 /// Why a recording could not start or ended badly.

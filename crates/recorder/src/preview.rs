@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use txcr_encode::Thumbnail;
 
-use crate::pipeline::lock;
+use crate::sync::lock;
 
 /// Where the capture thread leaves the picture asked for.
 #[derive(Debug, Default)]

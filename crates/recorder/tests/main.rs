@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests
 
 mod av_mux;
+mod fake_codec;
 mod pipeline;
 mod probe;
 mod timestamps;

@@ -75,7 +75,7 @@ fn sound_follows_the_video_through_pause_and_cuts() {
     let tone = Box::new(ToneSource::new(440.0));
     let rec = Recording::start(Box::new(src), Some(tone), RecordingSpec::new(dst, 15, 2)).unwrap();
     assert!(
-        rec.stats().audio.starts_with("on: test tone"),
+        rec.stats().audio.to_string().starts_with("on: test tone"),
         "{}",
         rec.stats().audio
     );

@@ -1,0 +1,258 @@
+//! A running recording: the threads started, pause, resume, preview,
+//! statistics and a clean stop.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use txcr_capture::audio::AudioSource;
+use txcr_capture::FrameSource;
+use txcr_core::Timeline;
+use txcr_encode::{auto_bitrate, EncoderSettings, I420Frame, Thumbnail};
+use txcr_mux::SliceWriter;
+
+use crate::audio::{audio_loop, start_audio};
+use crate::capture::{capture_loop, QUEUE};
+use crate::disk::DiskGuard;
+use crate::encode::{encode_loop, EncodeStage};
+use crate::pacing::Pacer;
+use crate::preview::PreviewSlot;
+use crate::priority::lower_priority;
+use crate::shared::{Control, Shared};
+use crate::spec::RecordingSpec;
+use crate::stats::{Sound, Stats, Summary};
+use crate::sync::lock;
+use crate::RecordError;
+
+/// A running recording. Dropping it without [`stop`](Self::stop) also stops it
+/// cleanly (threads joined, last slice finished).
+#[derive(Debug)]
+pub struct Recording {
+    shared: Arc<Shared>,
+    /// Capture first: when it ends, the encoder drains; the audio thread last.
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Recording {
+    /// Open the encoders (video errors surface here, before anything runs) and
+    /// start the capture, audio and encode threads. Sound is best effort: when
+    /// `audio` cannot start, the recording is video only and [`Stats::audio`]
+    /// says why.
+    pub fn start(
+        source: Box<dyn FrameSource>,
+        audio: Option<Box<dyn AudioSource>>,
+        spec: RecordingSpec,
+    ) -> Result<Self, RecordError> {
+        let (w, h) = source.size();
+        let fps = spec.fps.max(1);
+        let bitrate = spec.bitrate.unwrap_or_else(|| auto_bitrate(w, h, fps));
+        let mut settings = EncoderSettings::new(w, h, fps, bitrate);
+        settings.x264 = spec.x264.clone();
+        // Opened on a thread of lowered priority named `txcr-x264`: x264's
+        // worker threads, started here, inherit both.
+        let encoder = thread::scope(|s| {
+            thread::Builder::new()
+                .name("txcr-x264".into())
+                .spawn_scoped(s, || {
+                    lower_priority();
+                    spec.codecs.video(&settings)
+                })
+                .map_err(|e| RecordError::Thread(e.to_string()))?
+                .join()
+                .map_err(|_| RecordError::Thread("the encoder panicked while opening".into()))
+        })??;
+        let disk = DiskGuard::new(&spec.dst, spec.min_free_bytes);
+        disk.check()?;
+        let now = Instant::now();
+        let interval = Duration::from_secs_f64(1.0 / f64::from(fps));
+        let mut timeline = Timeline::new(now);
+        if let Some(limit) = spec.limit {
+            timeline.set_end(limit);
+        }
+        let audio_dropped = Arc::new(AtomicU64::new(0));
+        let shared = Arc::new(Shared {
+            ctl: Mutex::new(Control {
+                timeline,
+                pacer: Pacer::new(now, interval),
+                stop: false,
+                preview: None,
+            }),
+            wake: Condvar::new(),
+            started: now,
+            frames: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            audio_dropped: audio_dropped.clone(),
+            slices: Mutex::new(Vec::new()),
+            failure: Mutex::new(None),
+            audio: Mutex::new(Sound::Off),
+            on_slice: spec.on_slice.clone(),
+            disk_full: std::sync::atomic::AtomicBool::new(false),
+            preview: PreviewSlot::default(),
+            look: source.look(),
+        });
+        let (audio_job, audio_rx) =
+            match audio.map(|a| start_audio(a, spec.codecs.as_ref(), &audio_dropped)) {
+                Some(Ok((job, rx, what))) => {
+                    tracing::info!("recording sound from {what}");
+                    *lock(&shared.audio) = Sound::On(what);
+                    (Some(job), Some(rx))
+                }
+                Some(Err(why)) => {
+                    tracing::warn!("no sound: {why}; recording video only");
+                    *lock(&shared.audio) = Sound::Unavailable(why);
+                    (None, None)
+                }
+                None => (None, None),
+            };
+        let writer = SliceWriter::new(
+            &spec.dst,
+            u64::from(spec.slice_secs) * 1000,
+            encoder.config().clone(),
+            audio_job.as_ref().map(|j| j.encoder.config().clone()),
+        );
+        let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
+            thread::Builder::new()
+                .name(name.into())
+                .spawn(f)
+                .map_err(|e| RecordError::Thread(e.to_string()))
+        };
+        let audio_thread = match audio_job {
+            Some(job) => {
+                let s = shared.clone();
+                Some(spawn("txcr-audio", Box::new(move || audio_loop(&s, job)))?)
+            }
+            None => None,
+        };
+        let (tx, rx) = mpsc::sync_channel::<I420Frame>(QUEUE);
+        let (back_tx, back_rx) = mpsc::channel::<I420Frame>();
+        let slice_ms = u64::from(spec.slice_secs) * 1000;
+        let s = shared.clone();
+        let encode = spawn(
+            "txcr-encode",
+            Box::new(move || {
+                encode_loop(
+                    &s,
+                    EncodeStage {
+                        enc: encoder,
+                        writer,
+                        slice_ms,
+                        frames: rx,
+                        recycle: back_tx,
+                        audio: audio_rx,
+                        disk,
+                    },
+                )
+            }),
+        )?;
+        let s = shared.clone();
+        let capture = spawn(
+            "txcr-capture",
+            Box::new(move || capture_loop(&s, source, tx, back_rx)),
+        )?;
+        Ok(Self {
+            shared,
+            threads: vec![capture, encode]
+                .into_iter()
+                .chain(audio_thread)
+                .collect(),
+        })
+    }
+
+    /// Stop the clock at the next frame not yet taken; no frames are taken
+    /// until [`resume`](Self::resume).
+    pub fn pause(&self) {
+        let mut ctl = lock(&self.shared.ctl);
+        let at = ctl.pacer.next();
+        ctl.timeline.pause(at);
+        drop(ctl);
+        self.shared.wake.notify_all();
+    }
+
+    /// Restart the clock where it stopped: the next frame is stamped one
+    /// interval after the last one.
+    pub fn resume(&self) {
+        let mut ctl = lock(&self.shared.ctl);
+        if ctl.timeline.is_paused() {
+            let now = Instant::now();
+            ctl.timeline.resume(now);
+            ctl.pacer.resume(now);
+        }
+        drop(ctl);
+        self.shared.wake.notify_all();
+    }
+
+    /// A picture of what is being recorded, at most `max_width` pixels wide,
+    /// made from the next frame captured (while paused, from one grabbed for
+    /// it). Waits at most `timeout`.
+    pub fn preview(&self, max_width: u32, timeout: Duration) -> Result<Thumbnail, RecordError> {
+        let sh = &self.shared;
+        sh.preview.clear();
+        lock(&sh.ctl).preview = Some(max_width);
+        sh.wake.notify_all();
+        match sh.preview.wait(timeout) {
+            Some(made) => made.map_err(RecordError::Preview),
+            None => {
+                lock(&sh.ctl).preview = None;
+                Err(RecordError::Preview(format!(
+                    "no picture was captured within {} ms",
+                    timeout.as_millis()
+                )))
+            }
+        }
+    }
+
+    /// Whether the recording ended on its own (see [`Stats::failure`]).
+    pub fn has_ended(&self) -> bool {
+        lock(&self.shared.ctl).stop
+    }
+
+    /// Current statistics.
+    pub fn stats(&self) -> Stats {
+        let sh = &self.shared;
+        Stats {
+            recorded: lock(&sh.ctl).timeline.media_time(Instant::now()),
+            frames: sh.frames.load(Ordering::Relaxed),
+            dropped: sh.dropped.load(Ordering::Relaxed),
+            slices: lock(&sh.slices).clone(),
+            failure: lock(&sh.failure).clone(),
+            audio: lock(&sh.audio).clone(),
+            disk_full: sh.disk_full.load(Ordering::Relaxed),
+            look: sh.look,
+        }
+    }
+
+    /// Stop: no more frames are captured, the encoder is drained and the last
+    /// slice finished. Blocks until done (well under a second).
+    pub fn stop(mut self) -> Result<Summary, RecordError> {
+        let recorded = lock(&self.shared.ctl).timeline.media_time(Instant::now());
+        self.join()?;
+        let mut stats = self.stats();
+        stats.recorded = recorded;
+        Ok(Summary { stats })
+    }
+
+    fn join(&mut self) -> Result<(), RecordError> {
+        {
+            let mut ctl = lock(&self.shared.ctl);
+            ctl.timeline.pause(Instant::now());
+            ctl.stop = true;
+        }
+        self.shared.wake.notify_all();
+        let mut panicked = false;
+        for h in self.threads.drain(..) {
+            panicked |= h.join().is_err();
+        }
+        if panicked {
+            return Err(RecordError::Thread("a recorder thread panicked".into()));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Recording {
+    fn drop(&mut self) {
+        let _ = self.join();
+    }
+}

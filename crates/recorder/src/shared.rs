@@ -1,0 +1,63 @@
+//! The state the API side and the recording threads share: the clock and
+//! schedule under one lock, counters, finished slices, the first failure.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Instant;
+
+use txcr_core::Timeline;
+use txcr_mux::FinishedSlice;
+
+use crate::pacing::Pacer;
+use crate::preview::PreviewSlot;
+use crate::spec::SliceHook;
+use crate::stats::Sound;
+use crate::sync::lock;
+
+#[derive(Debug)]
+pub(crate) struct Control {
+    pub(crate) timeline: Timeline,
+    /// When the capture thread takes its frames. A pause takes effect at the
+    /// tick not yet taken, so the first frame after resume lands exactly one
+    /// interval after the last frame before the pause: no gap, no short step.
+    pub(crate) pacer: Pacer,
+    pub(crate) stop: bool,
+    /// A preview is wanted, at most this wide: the capture thread makes it
+    /// from its next frame.
+    pub(crate) preview: Option<u32>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) ctl: Mutex<Control>,
+    pub(crate) wake: Condvar,
+    /// When the recording started: sound captured earlier is not recorded.
+    pub(crate) started: Instant,
+    pub(crate) frames: AtomicU64,
+    pub(crate) dropped: AtomicU64,
+    pub(crate) audio_dropped: Arc<AtomicU64>,
+    pub(crate) slices: Mutex<Vec<FinishedSlice>>,
+    pub(crate) failure: Mutex<Option<String>>,
+    pub(crate) audio: Mutex<Sound>,
+    pub(crate) on_slice: Option<SliceHook>,
+    pub(crate) disk_full: std::sync::atomic::AtomicBool,
+    pub(crate) preview: PreviewSlot,
+    pub(crate) look: Option<txcr_capture::Look>,
+}
+
+impl Shared {
+    pub(crate) fn slice_done(&self, done: FinishedSlice) {
+        tracing::info!(path = %done.path.display(), ms = done.info.duration_ms(), "slice finished");
+        if let Some(hook) = &self.on_slice {
+            (hook.0)(&done);
+        }
+        lock(&self.slices).push(done);
+    }
+
+    pub(crate) fn fail(&self, why: String) {
+        tracing::error!("recording failed: {why}");
+        lock(&self.failure).get_or_insert(why);
+        lock(&self.ctl).stop = true;
+        self.wake.notify_all();
+    }
+}
