@@ -234,14 +234,11 @@ pub struct Config {
     pub capture: CaptureMode,
     /// x264's preset, tune and extra options (`None`s for none).
     pub x264: txcr_encode::X264Options,
-    /// Without a compositor, record the screen area of the window (what covers
-    /// it included) instead of refusing with -10004.
-    #[cfg(target_os = "linux")]
-    pub screen_fallback: bool,
-    /// Cursor and capture border in the recording (Windows; where the OS
-    /// cannot change one, it stays at the OS default and GetState says so).
-    #[cfg(windows)]
-    pub look: txcr_capture::Look,
+    /// Window capture options: X11 `screen_fallback` (without a compositor,
+    /// record the screen area of the window, what covers it included, instead
+    /// of refusing with -10004); Windows cursor and capture border (where the
+    /// OS cannot change one, it stays at the OS default and GetState says so).
+    pub window: txcr_capture::WindowOptions,
     /// Sound device (part of its name, or its cpal id); default: the system's
     /// default input (Windows: loopback of the default output).
     pub audio_device: Option<String>,
@@ -290,16 +287,6 @@ impl Config {
             }
             None => File::default(),
         };
-        #[cfg(not(target_os = "linux"))]
-        if file.screen_fallback.is_some() {
-            tracing::warn!("screen_fallback applies to X11 capture only; ignored here");
-        }
-        #[cfg(not(windows))]
-        if file.capture_cursor.is_some() || file.capture_border.is_some() {
-            tracing::warn!(
-                "capture_cursor and capture_border apply to Windows capture only; ignored here"
-            );
-        }
         let (data_default, videos_default) = default_dirs();
         let data_dir = flags
             .data_dir
@@ -356,12 +343,12 @@ impl Config {
                     txcr_encode::SCREEN_PARAMS,
                 ),
             },
-            #[cfg(target_os = "linux")]
-            screen_fallback: file.screen_fallback.unwrap_or(false),
-            #[cfg(windows)]
-            look: txcr_capture::Look {
-                cursor: file.capture_cursor.unwrap_or(true),
-                border: file.capture_border.unwrap_or(false),
+            window: txcr_capture::WindowOptions {
+                screen_fallback: file.screen_fallback.unwrap_or(false),
+                look: txcr_capture::Look {
+                    cursor: file.capture_cursor.unwrap_or(true),
+                    border: file.capture_border.unwrap_or(false),
+                },
             },
             audio_device: flags.audio_device.clone().or(file.audio_device),
             upload: upload_settings(file.upload)?,

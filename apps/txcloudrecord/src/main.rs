@@ -11,7 +11,6 @@
 #![cfg_attr(windows, windows_subsystem = "windows")]
 
 mod app;
-mod capture;
 mod config;
 mod doctor;
 mod errors;

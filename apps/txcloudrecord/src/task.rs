@@ -7,14 +7,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use txcr_capture::audio::{AudioSource, CpalSource, ToneSource};
-use txcr_capture::{FrameSource, Region, TestPattern};
+use txcr_capture::audio::{AudioSource, ToneSource};
+use txcr_capture::{open_window, FrameSource, Region, TestPattern, WindowTarget};
 use txcr_mux::FinishedSlice;
-use txcr_protocol::{ApiError, ErrorCode, StartRecord};
+use txcr_protocol::{ApiError, ErrorCode, StartRecord, Target};
 use txcr_recorder::{resolve_dst, Recording, RecordingSpec, SliceHook, Stats};
 use txcr_slice_upload::{TaskMeta, UploadQueue};
 
-use crate::capture::Unavailable;
 use crate::config::{CaptureMode, Config};
 use crate::errors;
 
@@ -155,7 +154,15 @@ fn source(cfg: &Config, s: &StartRecord) -> Result<Box<dyn FrameSource>, ApiErro
                 TestPattern::new(w, h, region).map_err(errors::capture)?,
             ))
         }
-        _ => crate::capture::open_window(&s.target, region, cfg).map_err(errors::capture),
+        _ => {
+            let target = match &s.target {
+                Target::Window(id) => WindowTarget::Id(*id),
+                Target::Process(name) => WindowTarget::Process(name.clone()),
+            };
+            let source = open_window(&target, region, &cfg.window).map_err(errors::capture)?;
+            tracing::info!(?target, look = ?source.look(), "recording a window");
+            Ok(source)
+        }
     }
 }
 
@@ -166,14 +173,7 @@ fn audio_source(cfg: &Config) -> Option<Box<dyn AudioSource>> {
     if cfg.capture == CaptureMode::TestPattern {
         return Some(Box::new(ToneSource::new(440.0)));
     }
-    match CpalSource::open(cfg.audio_device.as_deref()) {
-        Ok(src) => Some(Box::new(src)),
-        Err(e) => {
-            let why = match e {
-                txcr_capture::CaptureError::Unavailable(m) => m,
-                other => other.to_string(),
-            };
-            Some(Box::new(Unavailable(why)))
-        }
-    }
+    Some(txcr_capture::audio::open_default(
+        cfg.audio_device.as_deref(),
+    ))
 }

@@ -22,6 +22,10 @@
 //! default input or monitor source through cpal; WASAPI loopback of the default
 //! output on Windows) and [`audio::ToneSource`] (a synthetic tone).
 //!
+//! [`open_window`] chooses the platform's backend (X11 on Linux, Graphics
+//! Capture on Windows) and [`audio::open_default`] the system's sound, as
+//! cpal chooses its host: applications pass configuration only.
+//!
 //! Does not own: pacing (the recorder calls [`FrameSource::grab`] on its steady
 //! clock and stamps the frame), conversion or encoding.
 //!
@@ -42,6 +46,7 @@ pub mod audio;
 mod look;
 mod pattern;
 mod pick;
+mod platform;
 mod pushed;
 mod region;
 #[cfg(windows)]
@@ -51,6 +56,7 @@ pub mod x11;
 
 pub use look::{settle, Changeable, Look, OS_DEFAULT};
 pub use pattern::{decode_stamp, Scene, TestPattern, STAMP_BITS, STAMP_CELL};
+pub use platform::{open_window, WindowOptions, WindowTarget};
 pub use pushed::Pushed;
 pub use region::Region;
 

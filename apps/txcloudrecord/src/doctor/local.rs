@@ -72,7 +72,7 @@ fn x11(cfg: &Config) -> Vec<Finding> {
         )
         .fix("use a local X server with the MIT-SHM extension (not ssh -X forwarding)")
     };
-    let compositor = match (report.composite, cfg.screen_fallback) {
+    let compositor = match (report.composite, cfg.window.screen_fallback) {
         (Some((major, minor)), _) => Finding::new(
             "compositor",
             Level::Ok,

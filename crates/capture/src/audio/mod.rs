@@ -71,3 +71,37 @@ impl BlockSink {
         }
     }
 }
+
+/// The system's sound (`device`: a part of a device's name or its cpal id;
+/// `None`: the platform default, see [`CpalSource`]). When no device can be
+/// opened, a source whose start fails with the reason, so a recording goes
+/// on without sound and says why.
+pub fn open_default(device: Option<&str>) -> Box<dyn AudioSource> {
+    match CpalSource::open(device) {
+        Ok(src) => Box::new(src),
+        Err(CaptureError::Unavailable(why)) => Box::new(Unavailable(why)),
+        Err(other) => Box::new(Unavailable(other.to_string())),
+    }
+}
+
+/// A sound source that could not be opened: starting it fails with the
+/// reason.
+#[derive(Debug)]
+struct Unavailable(String);
+
+impl AudioSource for Unavailable {
+    fn format(&self) -> AudioFormat {
+        AudioFormat {
+            sample_rate: 48_000,
+            channels: 2,
+        }
+    }
+
+    fn start(&mut self, _: BlockSink) -> Result<(), CaptureError> {
+        Err(CaptureError::Unavailable(self.0.clone()))
+    }
+
+    fn describe(&self) -> String {
+        "no device".into()
+    }
+}
