@@ -15,8 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Args;
-use serde_json::json;
-use txcr_protocol::{parse_request, Request};
+use txcr_protocol::{parse_request, Request, StartRecordBody};
 use txcr_slice_upload::UploadQueue;
 
 use crate::config::{Config, Flags};
@@ -173,18 +172,25 @@ fn start_request(
     dst: Option<String>,
     upload: bool,
 ) -> anyhow::Result<txcr_protocol::StartRecord> {
-    let mut body = json!({
-        "VideoFps": args.fps,
-        "SliceTime": args.slice,
-        "EnableAudio": !args.no_audio,
-        "EnableUpload": upload,
-        "ClassId": args.class_id,
-        "VideoBps": args.bitrate,
-        "DstPath": dst,
-        "AppProc": args.app,
-        // The test pattern needs no window: any id will do.
-        "Wnd": args.window.or(args.app.is_none().then_some(1)),
-    });
+    // In a StartRecord body a zero means "the default" (clients send every
+    // field); typed on a command line it is a mistake.
+    if !(1..=60).contains(&args.fps) {
+        bail!("--fps {}: VideoFps must be between 1 and 60", args.fps);
+    }
+    if args.slice == 0 {
+        bail!("--slice 0: SliceTime must be between 1 and 86400 seconds");
+    }
+    let mut body = StartRecordBody::default();
+    body.video_fps = Some(args.fps);
+    body.slice_time = Some(args.slice);
+    body.enable_audio = Some(!args.no_audio);
+    body.enable_upload = Some(upload);
+    body.class_id = args.class_id;
+    body.video_bps = args.bitrate;
+    body.dst_path = dst;
+    body.app_proc = args.app.clone();
+    // The test pattern needs no window: any id will do.
+    body.wnd = args.window.or(args.app.is_none().then_some(1));
     if let Some(r) = &args.region {
         let v: Vec<u32> = r
             .split(',')
@@ -194,11 +200,10 @@ fn start_request(
         let [x, y, w, h] = v[..] else {
             bail!("--region {r:?}: expected four numbers x,y,width,height");
         };
-        for (k, n) in [("x", x), ("y", y), ("Width", w), ("Height", h)] {
-            body[k] = n.into();
-        }
+        (body.x, body.y, body.width, body.height) = (Some(x), Some(y), Some(w), Some(h));
     }
-    match parse_request("StartRecord", body.to_string().as_bytes()) {
+    let json = serde_json::to_vec(&body)?;
+    match parse_request("StartRecord", &json) {
         Ok(Request::StartRecord(s)) => Ok(s),
         Ok(_) => bail!("not a StartRecord"),
         Err(e) => bail!("{}", e.message),

@@ -2,10 +2,9 @@
 
 use std::sync::{Mutex, MutexGuard};
 
-use base64::{engine::general_purpose::STANDARD as BASE64, Engine};
 use serde_json::{json, Value};
 use txcr_protocol::{
-    ApiError, ErrorCode, Init, RecordView, Request, StartRecord, StateView, UploadView,
+    ApiError, ErrorCode, Init, PreviewView, RecordView, Request, StartRecord, StateView, UploadView,
 };
 use txcr_recorder::Recording;
 use txcr_slice_upload::{BrokerCreds, UploadQueue};
@@ -116,12 +115,7 @@ impl Service {
                 let t = rec
                     .preview(max_width, PREVIEW_WAIT)
                     .map_err(|e| errors::record(&e))?;
-                ok(json!({
-                    "Width": t.width,
-                    "Height": t.height,
-                    "Pts": t.pts.as_millis() as u64,
-                    "Image": format!("data:image/png;base64,{}", BASE64.encode(&t.png)),
-                }))
+                ok(PreviewView::new(t.width, t.height, t.pts.as_millis() as u64, &t.png).to_json())
             }
             Request::Exit => {
                 inner

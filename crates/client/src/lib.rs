@@ -24,17 +24,17 @@
 //! ```
 
 mod events;
-mod start;
 
 use std::time::Duration;
 
-use base64::{engine::general_purpose::STANDARD as BASE64, Engine};
 use serde_json::{json, Value};
 pub use txcr_protocol::events::{Event, SliceEvent};
+use txcr_protocol::PreviewView;
+/// `StartRecord`'s body (the wire type is `txcr_protocol`'s).
+pub use txcr_protocol::StartRecordBody as StartRecord;
 pub use txcr_protocol::{ErrorCode, StateView, UploadView};
 
 pub use events::Events;
-pub use start::StartRecord;
 
 /// The service's default port.
 pub const DEFAULT_PORT: u16 = 37604;
@@ -170,18 +170,16 @@ impl Client {
     pub fn get_preview(&self, max_width: Option<u32>) -> Result<Preview, ClientError> {
         let body = max_width.map_or_else(|| json!({}), |w| json!({ "MaxWidth": w }));
         let v = self.post("GetPreview", &body)?;
-        let bad = |what: &str| ClientError::Protocol(format!("GetPreview: {what}"));
-        let png = v["Image"]
-            .as_str()
-            .and_then(|s| s.strip_prefix("data:image/png;base64,"))
-            .ok_or_else(|| bad("Image is not a PNG data URL"))?;
+        let bad = |what: String| ClientError::Protocol(format!("GetPreview: {what}"));
+        let p: PreviewView = serde_json::from_value(v).map_err(|e| bad(e.to_string()))?;
+        let png = p
+            .png()
+            .ok_or_else(|| bad("Image is not a PNG data URL".into()))?;
         Ok(Preview {
-            width: v["Width"].as_u64().ok_or_else(|| bad("no Width"))? as u32,
-            height: v["Height"].as_u64().ok_or_else(|| bad("no Height"))? as u32,
-            pts_ms: v["Pts"].as_u64().unwrap_or(0),
-            png: BASE64
-                .decode(png)
-                .map_err(|e| bad(&format!("Image: {e}")))?,
+            width: p.width,
+            height: p.height,
+            pts_ms: p.pts_ms,
+            png,
         })
     }
 

@@ -27,10 +27,12 @@ pub mod events;
 pub mod guard;
 mod request;
 mod response;
+mod start_body;
 
 pub use error::{ApiError, ErrorCode};
 pub use request::{
     parse_request, Init, Request, StartRecord, Target, COMMANDS, EVENTS_PATH, MAX_BODY_BYTES,
     PREVIEW_WIDTH,
 };
-pub use response::{failure, success, RecordView, StateView, UploadView};
+pub use response::{failure, success, PreviewView, RecordView, StateView, UploadView};
+pub use start_body::StartRecordBody;

@@ -129,10 +129,71 @@ impl StateView {
     }
 }
 
+/// `GetPreview`'s answer (extension): a PNG of what is being recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviewView {
+    /// Picture width.
+    #[serde(rename = "Width")]
+    pub width: u32,
+    /// Picture height.
+    #[serde(rename = "Height")]
+    pub height: u32,
+    /// Milliseconds of recording time the picture shows.
+    #[serde(rename = "Pts", default)]
+    pub pts_ms: u64,
+    /// The PNG as a data URL (`data:image/png;base64,…`), for an `<img>`.
+    #[serde(rename = "Image")]
+    pub image: String,
+}
+
+impl PreviewView {
+    const DATA_URL: &'static str = "data:image/png;base64,";
+
+    /// The answer for a `width`×`height` PNG showing `pts_ms`.
+    pub fn new(width: u32, height: u32, pts_ms: u64, png: &[u8]) -> Self {
+        use base64::Engine as _;
+        Self {
+            width,
+            height,
+            pts_ms,
+            image: format!(
+                "{}{}",
+                Self::DATA_URL,
+                base64::engine::general_purpose::STANDARD.encode(png)
+            ),
+        }
+    }
+
+    /// The PNG bytes of `image`; `None` when it is not a PNG data URL.
+    pub fn png(&self) -> Option<Vec<u8>> {
+        use base64::Engine as _;
+        let b64 = self.image.strip_prefix(Self::DATA_URL)?;
+        base64::engine::general_purpose::STANDARD.decode(b64).ok()
+    }
+
+    /// As the `Response` object.
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // tests
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_preview_is_a_png_data_url_both_ways() {
+        let p = PreviewView::new(320, 180, 1500, b"\x89PNG");
+        let v = p.to_json();
+        assert_eq!(v["Image"], "data:image/png;base64,iVBORw==");
+        assert_eq!(
+            (v["Width"].as_u64(), v["Pts"].as_u64()),
+            (Some(320), Some(1500))
+        );
+        let back: PreviewView = serde_json::from_value(v).unwrap();
+        assert_eq!(back.png().unwrap(), b"\x89PNG");
+    }
     use crate::ErrorCode;
 
     #[test]

@@ -1,10 +1,15 @@
+//! StartRecord's body as a client writes it: the contract's names, fields
+//! left out where the service's default should apply. Used by the Rust
+//! client and by `txcloudrecord record`; the service parses bodies leniently
+//! with [`crate::parse_request`] (what other clients send varies).
+
 use serde::Serialize;
 
 /// `StartRecord`'s fields with the contract's names; `None` leaves a field
 /// out, so the service's default applies.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
-pub struct StartRecord {
+pub struct StartRecordBody {
     /// The window to record (X11 window id or HWND).
     #[serde(rename = "Wnd", skip_serializing_if = "Option::is_none")]
     pub wnd: Option<u64>,
@@ -46,7 +51,7 @@ pub struct StartRecord {
     pub class_id: u64,
 }
 
-impl StartRecord {
+impl StartRecordBody {
     /// Record window `wnd` for class `class_id`, with the defaults.
     pub fn window(wnd: u64, class_id: u64) -> Self {
         Self {
@@ -103,18 +108,20 @@ mod tests {
 
     #[test]
     fn only_set_fields_go_on_the_wire_and_the_service_reads_them_back() {
-        let s = StartRecord::window(4194305, 7).slice_time(60).audio(false);
+        let s = StartRecordBody::window(4194305, 7)
+            .slice_time(60)
+            .audio(false);
         let body = serde_json::to_string(&s).unwrap();
         assert_eq!(
             body,
             r#"{"Wnd":4194305,"EnableAudio":false,"SliceTime":60,"ClassId":7}"#
         );
-        let txcr_protocol::Request::StartRecord(parsed) =
-            txcr_protocol::parse_request("StartRecord", body.as_bytes()).unwrap()
+        let crate::Request::StartRecord(parsed) =
+            crate::parse_request("StartRecord", body.as_bytes()).unwrap()
         else {
             panic!()
         };
-        assert_eq!(parsed.target, txcr_protocol::Target::Window(4194305));
+        assert_eq!(parsed.target, crate::Target::Window(4194305));
         assert_eq!((parsed.slice_time, parsed.enable_audio), (60, false));
     }
 }
