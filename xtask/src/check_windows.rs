@@ -70,6 +70,7 @@ exit 0
 "#;
 
 pub fn run(_args: &[String]) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
     setup::ensure_packages(PACKAGES)?;
     let std_src = Path::new("/usr/lib/rustlib/src/rust/library/Cargo.lock");
     if !std_src.exists() {
@@ -135,7 +136,10 @@ pub fn run(_args: &[String]) -> anyhow::Result<()> {
         "-D",
         "warnings",
     ])?;
-    println!("==> the Windows build type-checks and is clippy-clean");
+    println!(
+        "==> the Windows build type-checks and is clippy-clean ({} s)",
+        started.elapsed().as_secs()
+    );
     Ok(())
 }
 

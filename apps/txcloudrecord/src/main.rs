@@ -21,6 +21,8 @@ mod record;
 mod register;
 mod server;
 mod service;
+#[cfg(windows)]
+mod session_end;
 mod task;
 mod uploads;
 

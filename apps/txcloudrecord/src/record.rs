@@ -127,9 +127,11 @@ pub fn run(flags: &Flags, args: &RecordArgs) -> anyhow::Result<bool> {
     let mut line = Progress::new();
     let stopped_by = rt.block_on(async {
         let mut tick = tokio::time::interval(Duration::from_millis(500));
+        let signal = crate::server::shutdown_signal();
+        tokio::pin!(signal);
         loop {
             tokio::select! {
-                _ = crate::server::shutdown_signal() => return "interrupted",
+                _ = &mut signal => return "interrupted",
                 _ = tick.tick() => {}
             }
             let Some(rec) = &task.recording else {
@@ -214,9 +216,11 @@ fn start_request(
 /// journal, is stored; a second Ctrl-C leaves the rest to the journal.
 async fn wait_for_upload(q: &UploadQueue, task: &Task, line: &mut Progress) {
     let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let signal = crate::server::shutdown_signal();
+    tokio::pin!(signal);
     loop {
         tokio::select! {
-            _ = crate::server::shutdown_signal() => {
+            _ = &mut signal => {
                 line.finish("upload interrupted: the rest goes up at the next `txcloudrecord record`");
                 return;
             }

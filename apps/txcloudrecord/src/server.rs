@@ -177,7 +177,9 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Resp, Infallibl
 }
 
 /// Ctrl-C or SIGTERM; on Windows also Ctrl-Break, a closed console, log-off
-/// and shut-down.
+/// and shut-down (as console events, and as the session's end that
+/// [`crate::session_end`] watches for). Create it once and keep it (pinned):
+/// each call sets up its own handlers.
 pub async fn shutdown_signal() {
     #[cfg(unix)]
     {
@@ -195,10 +197,12 @@ pub async fn shutdown_signal() {
         // Log-off, shut-down and a closed console end the process a few
         // seconds later: finish the current slice first, as SIGTERM does.
         use tokio::signal::windows::{ctrl_break, ctrl_close, ctrl_logoff, ctrl_shutdown};
+        let session = crate::session_end::watch();
         if let (Ok(mut close), Ok(mut logoff), Ok(mut shutdown), Ok(mut brk)) =
             (ctrl_close(), ctrl_logoff(), ctrl_shutdown(), ctrl_break())
         {
             tokio::select! {
+                _ = session.notified() => {}
                 _ = tokio::signal::ctrl_c() => {}
                 _ = close.recv() => {}
                 _ = logoff.recv() => {}
@@ -215,6 +219,8 @@ pub async fn shutdown_signal() {
 /// cleanly before returning.
 pub async fn serve(listener: TcpListener, app: Arc<App>) -> anyhow::Result<()> {
     let graceful = GracefulShutdown::new();
+    let signal = shutdown_signal();
+    tokio::pin!(signal);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -231,7 +237,7 @@ pub async fn serve(listener: TcpListener, app: Arc<App>) -> anyhow::Result<()> {
                 tokio::spawn(async move { let _ = conn.await; });
             }
             _ = app.exit.notified() => { tracing::info!("Exit requested"); break; }
-            _ = shutdown_signal() => { tracing::info!("signal received, stopping"); break; }
+            _ = &mut signal => { tracing::info!("signal received, stopping"); break; }
         }
     }
     drop(listener);
