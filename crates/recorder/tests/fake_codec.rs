@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::thread::sleep;
 use std::time::Duration;
 
+use crate::probe::video_frames;
 use txcr_capture::{Region, TestPattern};
 use txcr_core::{MediaKind, Packet, VideoConfig, VideoFrame};
 use txcr_encode::{AudioEncoder, EncodeError, EncoderSettings, I420Frame, VideoEncoder};
-use txcr_mux::FlvReader;
 use txcr_recorder::{resolve_dst, Codecs, Recording, RecordingSpec};
 
 /// One "packet" per picture: its timestamp, keyframe when asked.
@@ -97,17 +97,8 @@ fn the_pipeline_runs_with_any_encoder_behind_the_traits() {
     );
     let mut written = 0;
     for s in &stats.slices {
-        let bytes = std::fs::read(&s.path).unwrap();
-        let video: Vec<_> = FlvReader::new(&bytes)
-            .unwrap()
-            .filter(|t| t.tag_type == 9 && t.body[1] == 1)
-            .collect();
-        assert!(
-            video[0].is_keyframe(),
-            "{} starts with a keyframe",
-            s.path.display()
-        );
-        assert_eq!(video[0].ts_ms as u64, s.info.start_ms);
+        let video = video_frames(&s.path);
+        assert_eq!(u64::from(video[0].0), s.info.start_ms);
         written += video.len() as u64;
     }
     assert_eq!(written, stats.frames);

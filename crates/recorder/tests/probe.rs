@@ -42,3 +42,17 @@ pub fn strict_decode_errors(path: &Path) -> String {
     );
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// The video frames of a slice as our own FLV reader walks them: (time ms,
+/// keyframe), sequence headers left out. Asserts that the slice starts with a
+/// keyframe, as every slice must.
+pub fn video_frames(path: &Path) -> Vec<(u32, bool)> {
+    let bytes = std::fs::read(path).unwrap();
+    let video: Vec<(u32, bool)> = txcr_mux::FlvReader::new(&bytes)
+        .unwrap()
+        .filter(|t| t.tag_type == 9 && t.body[1] == 1)
+        .map(|t| (t.ts_ms, t.is_keyframe()))
+        .collect();
+    assert!(video[0].1, "{} starts with a keyframe", path.display());
+    video
+}
