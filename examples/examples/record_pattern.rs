@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use txcr_capture::{Region, TestPattern};
-use txcr_recorder::{resolve_dst, Recording, RecordingSpec};
+use txcr_recorder::{resolve_dst, Recording, RecordingSpec, SoundInput};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::args().nth(1).unwrap_or_else(|| {
@@ -23,7 +23,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let source = TestPattern::new(1280, 720, Region::default())?;
     let rec = Recording::start(
         Box::new(source),
-        Some(Box::new(txcr_capture::audio::ToneSource::new(440.0))),
+        vec![SoundInput::new(
+            "tone",
+            Box::new(txcr_capture::audio::ToneSource::new(440.0)),
+        )],
         RecordingSpec::new(dst, 15, 2),
     )?;
     std::thread::sleep(Duration::from_secs(5));

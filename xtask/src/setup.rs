@@ -19,6 +19,10 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ),
     ("libasound2-dev", "cpal (ALSA) for sound capture"),
     (
+        "libpulse-dev",
+        "native PulseAudio/PipeWire sound capture (libpulse-simple)",
+    ),
+    (
         "pulseaudio",
         "tests play known sounds through a private server",
     ),

@@ -8,6 +8,7 @@ use clap::{Args, ValueEnum};
 use serde::Deserialize;
 use txcr_auth::AppKeys;
 use txcr_protocol::guard::OriginPolicy;
+use txcr_protocol::SoundKind;
 use txcr_slice_upload::{S3Settings, UploadConfig};
 
 /// Where pictures come from.
@@ -51,9 +52,14 @@ pub struct Flags {
     /// Capture backend
     #[arg(long, env = "TXCR_CAPTURE", value_enum, global = true)]
     pub capture: Option<CaptureMode>,
-    /// Sound device to record (part of its name, or its cpal id)
+    /// Microphone to record (a PulseAudio source name, part of a device's
+    /// name, or its cpal id) [default: the system's default input]
     #[arg(long, env = "TXCR_AUDIO_DEVICE", global = true)]
     pub audio_device: Option<String>,
+    /// Sounds mixed into a recording with EnableAudio: any of mic, app,
+    /// system, comma-separated [default: mic,app]
+    #[arg(long, env = "TXCR_AUDIO_SOURCES", value_delimiter = ',', global = true)]
+    pub audio_sources: Vec<String>,
     /// x264 preset (ultrafast … veryslow): CPU against quality at a bitrate.
     #[arg(long, env = "TXCR_X264_PRESET", global = true)]
     pub preset: Option<String>,
@@ -183,6 +189,47 @@ fn upload_settings(f: FileUpload) -> anyhow::Result<Option<UploadSettings>> {
     }))
 }
 
+/// `[audio_gain_db]` in the config file: gain per sound, dB.
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SoundGains {
+    /// The microphone.
+    #[serde(default)]
+    pub mic: f32,
+    /// The class app's sound.
+    #[serde(default)]
+    pub app: f32,
+    /// The system output.
+    #[serde(default)]
+    pub system: f32,
+}
+
+impl SoundGains {
+    /// The gain of `kind`, dB.
+    pub fn of(&self, kind: SoundKind) -> f32 {
+        match kind {
+            SoundKind::Mic => self.mic,
+            SoundKind::App => self.app,
+            SoundKind::System => self.system,
+        }
+    }
+}
+
+/// The sounds recorded unless configured: the teacher and the class app.
+pub const DEFAULT_SOUNDS: [SoundKind; 2] = [SoundKind::Mic, SoundKind::App];
+
+fn sound_kinds(names: &[String]) -> anyhow::Result<Vec<SoundKind>> {
+    let mut kinds = Vec::new();
+    for n in names.iter().filter(|n| !n.trim().is_empty()) {
+        let k = SoundKind::parse(n)
+            .with_context(|| format!("audio_sources: {n:?} is not one of mic, app, system"))?;
+        if !kinds.contains(&k) {
+            kinds.push(k);
+        }
+    }
+    Ok(kinds)
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
@@ -198,6 +245,11 @@ struct File {
     capture_cursor: Option<bool>,
     capture_border: Option<bool>,
     audio_device: Option<String>,
+    /// The same as `audio_device`.
+    mic_device: Option<String>,
+    audio_sources: Option<Vec<String>>,
+    #[serde(default)]
+    audio_gain_db: SoundGains,
     min_free_mb: Option<u64>,
     #[serde(default)]
     upload: FileUpload,
@@ -239,9 +291,14 @@ pub struct Config {
     /// of refusing with -10004); Windows cursor and capture border (where the
     /// OS cannot change one, it stays at the OS default and GetState says so).
     pub window: txcr_capture::WindowOptions,
-    /// Sound device (part of its name, or its cpal id); default: the system's
-    /// default input (Windows: loopback of the default output).
+    /// The microphone (a PulseAudio source name, part of a device's name, or
+    /// its cpal id); default: the system's default input.
     pub audio_device: Option<String>,
+    /// The sounds a recording with `EnableAudio` mixes, unless its
+    /// `AudioSources` says otherwise.
+    pub audio_sources: Vec<SoundKind>,
+    /// Gain of each sound, dB.
+    pub audio_gain_db: SoundGains,
     /// Recording stops cleanly (-10005) below this much free disk space, MB.
     pub min_free_mb: u64,
     /// Where slices are uploaded; `None` keeps them on disk only.
@@ -350,7 +407,19 @@ impl Config {
                     border: file.capture_border.unwrap_or(false),
                 },
             },
-            audio_device: flags.audio_device.clone().or(file.audio_device),
+            audio_device: flags
+                .audio_device
+                .clone()
+                .or(file.audio_device)
+                .or(file.mic_device),
+            audio_sources: if !flags.audio_sources.is_empty() {
+                sound_kinds(&flags.audio_sources)?
+            } else if let Some(names) = &file.audio_sources {
+                sound_kinds(names)?
+            } else {
+                DEFAULT_SOUNDS.to_vec()
+            },
+            audio_gain_db: file.audio_gain_db,
             upload: upload_settings(file.upload)?,
             min_free_mb: env("TXCR_MIN_FREE_MB")
                 .and_then(|v| v.parse().ok())

@@ -286,6 +286,12 @@ fn state_view(inner: &Inner, uploads: Option<&UploadQueue>) -> StateView {
                 .map(|f| f.path.display().to_string())
                 .collect(),
             audio: stats.audio.to_string(),
+            audio_sources: stats.sources.iter().map(source_view).collect(),
+            warnings: if recording {
+                stats.sources.iter().filter_map(|h| h.warning()).collect()
+            } else {
+                Vec::new()
+            },
             capture: stats.look.map(|l| l.to_string()),
             last_error: inner.last_error.as_ref().map(|(m, _)| m.clone()),
             last_error_code: inner.last_error.as_ref().and_then(|(_, c)| *c),
@@ -313,5 +319,23 @@ fn state_view(inner: &Inner, uploads: Option<&UploadQueue>) -> StateView {
                 })
                 .collect()
         }),
+    }
+}
+
+/// `GetState.Record.AudioSources[i]` from a source's health.
+fn source_view(h: &txcr_recorder::SourceHealth) -> txcr_protocol::AudioSourceView {
+    use txcr_recorder::SourceState;
+    let why = match &h.state {
+        SourceState::Failed(why) | SourceState::Unavailable(why) => Some(why.clone()),
+        SourceState::On | SourceState::Silent => None,
+    };
+    txcr_protocol::AudioSourceView {
+        name: h.label.clone(),
+        device: h.device.clone(),
+        state: h.state.word().into(),
+        peak_db: h.level.peak_db.round() as i32,
+        rms_db: h.level.rms_db.round() as i32,
+        dropped: h.dropped,
+        note: why.or_else(|| h.note.clone()),
     }
 }

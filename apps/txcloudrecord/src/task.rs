@@ -7,11 +7,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use txcr_capture::audio::{AudioSource, ToneSource};
+use txcr_capture::audio::{self, SoundOf, ToneSource};
 use txcr_capture::{open_window, FrameSource, Region, TestPattern, WindowTarget};
 use txcr_mux::FinishedSlice;
-use txcr_protocol::{ApiError, ErrorCode, StartRecord, Target};
-use txcr_recorder::{resolve_dst, Recording, RecordingSpec, SliceHook, Stats};
+use txcr_protocol::{ApiError, ErrorCode, SoundKind, StartRecord, Target};
+use txcr_recorder::{resolve_dst, Recording, RecordingSpec, SliceHook, SoundInput, Stats};
 use txcr_slice_upload::{TaskMeta, UploadQueue};
 
 use crate::config::{CaptureMode, Config};
@@ -75,7 +75,11 @@ pub fn start(
     spec.x264 = cfg.x264.clone();
     spec.min_free_bytes = cfg.min_free_mb << 20;
     spec.limit = limit;
-    let audio = s.enable_audio.then(|| audio_source(cfg)).flatten();
+    let audio = if s.enable_audio {
+        sounds(cfg, s)
+    } else {
+        Vec::new()
+    };
     let upload = uploads.filter(|_| s.enable_upload).cloned();
     if s.enable_upload && upload.is_none() {
         tracing::warn!(
@@ -166,14 +170,34 @@ fn source(cfg: &Config, s: &StartRecord) -> Result<Box<dyn FrameSource>, ApiErro
     }
 }
 
-/// The sound to record: a test tone with the test pattern, else the system's
-/// device. When no device can be opened, a source that says why (the
-/// recorder records video only and shows the reason in `Record.Audio`).
-fn audio_source(cfg: &Config) -> Option<Box<dyn AudioSource>> {
+/// The sounds to mix: a test tone with the test pattern, else those asked
+/// for (`AudioSources`, or the configured default), each opened by the
+/// capture crate's chooser. A sound that cannot be opened is still passed on:
+/// its start fails with the reason, so `GetState` shows it unavailable.
+fn sounds(cfg: &Config, s: &StartRecord) -> Vec<SoundInput> {
     if cfg.capture == CaptureMode::TestPattern {
-        return Some(Box::new(ToneSource::new(440.0)));
+        return vec![SoundInput::new("tone", Box::new(ToneSource::new(440.0)))];
     }
-    Some(txcr_capture::audio::open_default(
-        cfg.audio_device.as_deref(),
-    ))
+    let kinds = s.audio_sources.as_deref().unwrap_or(&cfg.audio_sources);
+    let mut out = Vec::new();
+    for &kind in kinds {
+        let of = match kind {
+            SoundKind::Mic => SoundOf::Mic,
+            SoundKind::App => SoundOf::App { pid: None },
+            SoundKind::System => SoundOf::System,
+        };
+        let opened = audio::open(of, cfg.audio_device.as_deref());
+        // The app's sound fell back to the whole output, which is asked for too.
+        if kind == SoundKind::App && opened.note.is_some() && kinds.contains(&SoundKind::System) {
+            continue;
+        }
+        if let Some(note) = &opened.note {
+            tracing::warn!(sound = kind.name(), "{note}");
+        }
+        let mut input =
+            SoundInput::new(kind.name(), opened.source).gain_db(cfg.audio_gain_db.of(kind));
+        input.note = opened.note;
+        out.push(input);
+    }
+    out
 }

@@ -8,9 +8,12 @@
 //! - `slice`: a slice file was finished: `{"TaskId","Path","Index"}` (1-based);
 //! - `upload`: an upload entry changed: the `GetState.Upload` entry;
 //! - `error`: a recording ended on its own, or the stream cannot go on:
-//!   `{"Code","Message"}`.
+//!   `{"Code","Message"}`;
+//! - `warning`: something the teacher can fix during class (a microphone
+//!   recording only silence, a sound device gone): `{"Message"}`, once each
+//!   time it begins (`GetState.Record.Warnings` lists those standing).
 //!
-//! The server derives `slice`, `upload` and `error` from consecutive states
+//! The server derives `slice`, `upload`, `error` and `warning` from consecutive states
 //! with [`diff`], so every event is backed by what `GetState` says.
 
 use serde::{Deserialize, Serialize};
@@ -20,6 +23,7 @@ use crate::{ApiError, StateView, UploadView};
 
 /// One event of the stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // one event at a time, made and sent at once
 pub enum Event {
     /// The `GetState` response now.
     State(StateView),
@@ -27,6 +31,11 @@ pub enum Event {
     Slice(SliceEvent),
     /// An upload entry changed.
     Upload(UploadView),
+    /// A warning began: `{"Message"}`.
+    Warning {
+        /// What the teacher should know.
+        message: String,
+    },
     /// An error: `{"Code","Message"}`.
     Error {
         /// The error code (-10005 disk full, …; 0 when the error has none).
@@ -57,6 +66,7 @@ impl Event {
             Self::State(_) => "state",
             Self::Slice(_) => "slice",
             Self::Upload(_) => "upload",
+            Self::Warning { .. } => "warning",
             Self::Error { .. } => "error",
         }
     }
@@ -67,6 +77,7 @@ impl Event {
             Self::State(s) => s.to_json(),
             Self::Slice(s) => serde_json::to_value(s).unwrap_or_default(),
             Self::Upload(u) => serde_json::to_value(u).unwrap_or_default(),
+            Self::Warning { message } => serde_json::json!({ "Message": message }),
             Self::Error { code, message } => {
                 serde_json::json!({ "Code": code, "Message": message })
             }
@@ -97,6 +108,9 @@ impl Event {
             "state" => StateView::from_json(&v).map(Self::State),
             "slice" => serde_json::from_value(v).map(Self::Slice),
             "upload" => serde_json::from_value(v).map(Self::Upload),
+            "warning" => Ok(Self::Warning {
+                message: v["Message"].as_str().unwrap_or_default().to_owned(),
+            }),
             "error" => Ok(Self::Error {
                 code: v["Code"].as_i64().unwrap_or(0) as i32,
                 message: v["Message"].as_str().unwrap_or_default().to_owned(),
@@ -134,6 +148,11 @@ pub fn diff(prev: Option<&StateView>, next: &StateView) -> Vec<Event> {
         let before = prev.upload.iter().find(|p| p.id == u.id);
         if before.is_none_or(|b| b.state != u.state || b.duration != u.duration) {
             out.push(Event::Upload(u.clone()));
+        }
+    }
+    for w in &next.record.warnings {
+        if !same_task || !prev.record.warnings.contains(w) {
+            out.push(Event::Warning { message: w.clone() });
         }
     }
     let error = (&next.record.last_error, next.record.last_error_code);
@@ -206,13 +225,34 @@ mod tests {
     }
 
     #[test]
+    fn a_warning_goes_out_once_when_it_begins() {
+        let a = state("a", &[], &[]);
+        let mut b = a.clone();
+        b.record.warnings = vec!["the microphone has recorded only silence".into()];
+        let names: Vec<_> = diff(Some(&a), &b).iter().map(Event::name).collect();
+        assert_eq!(names, ["warning", "state"]);
+        let mut c = b.clone();
+        c.record.duration = 12;
+        let names: Vec<_> = diff(Some(&b), &c).iter().map(Event::name).collect();
+        assert_eq!(names, ["state"], "a standing warning is not repeated");
+        // Gone and back: told again.
+        assert_eq!(diff(Some(&a), &c)[0].name(), "warning");
+    }
+
+    #[test]
     fn events_survive_the_wire() {
         let b = state("a", &["a_0001.flv"], &[("a", 5)]);
         let all = diff(Some(&state("a", &[], &[])), &b);
-        for e in all.iter().chain([&Event::Error {
-            code: -10005,
-            message: "full".into(),
-        }]) {
+        let more = [
+            Event::Error {
+                code: -10005,
+                message: "full".into(),
+            },
+            Event::Warning {
+                message: "silent".into(),
+            },
+        ];
+        for e in all.iter().chain(&more) {
             let sse = e.to_sse();
             let mut lines = sse.lines();
             let name = lines.next().unwrap().strip_prefix("event: ").unwrap();

@@ -27,6 +27,7 @@ pub mod events;
 pub mod guard;
 mod request;
 mod response;
+mod sound;
 mod start_body;
 
 pub use error::{ApiError, ErrorCode};
@@ -35,4 +36,5 @@ pub use request::{
     PREVIEW_WIDTH,
 };
 pub use response::{failure, success, PreviewView, RecordView, StateView, UploadView};
+pub use sound::{AudioSourceView, SoundKind};
 pub use start_body::StartRecordBody;

@@ -96,6 +96,9 @@ pub struct StartRecord {
     pub video_bps: Option<u32>,
     /// `EnableAudio`, default true.
     pub enable_audio: bool,
+    /// Extension `AudioSources`: which sounds to mix (`["mic","app"]`…);
+    /// `None`: the service's default. An empty list records no sound.
+    pub audio_sources: Option<Vec<crate::SoundKind>>,
     /// `EnableUpload`, default true.
     pub enable_upload: bool,
     /// `SliceTime` seconds, 1…86400, default 300 (absent or 0).
@@ -159,6 +162,34 @@ impl Fields<'_> {
             Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(_) => Err(ApiError::invalid(format!("{name} must be a string"))),
         }
+    }
+
+    fn sound_kinds(&self, name: &str) -> Result<Option<Vec<crate::SoundKind>>, ApiError> {
+        let list = match self.0.get(name) {
+            None | Some(Value::Null) => return Ok(None),
+            Some(Value::Array(a)) => a,
+            Some(_) => {
+                return Err(ApiError::invalid(format!(
+                    "{name} must be a list of \"mic\", \"app\", \"system\""
+                )))
+            }
+        };
+        let mut kinds = Vec::new();
+        for v in list {
+            let kind = v
+                .as_str()
+                .and_then(crate::SoundKind::parse)
+                .ok_or_else(|| {
+                    let shown: String = v.to_string().chars().take(40).collect();
+                    ApiError::invalid(format!(
+                        "{name}: {shown} is not one of \"mic\", \"app\", \"system\""
+                    ))
+                })?;
+            if !kinds.contains(&kind) {
+                kinds.push(kind);
+            }
+        }
+        Ok(Some(kinds))
     }
 
     fn bool(&self, name: &str, default: bool) -> Result<bool, ApiError> {
@@ -231,6 +262,7 @@ fn parse_start(f: &Fields) -> Result<StartRecord, ApiError> {
             .nonzero_int("VideoBps", 1, 100_000_000)?
             .map(|b| if b < KBPS_BELOW { b * 1000 } else { b } as u32),
         enable_audio: f.bool("EnableAudio", true)?,
+        audio_sources: f.sound_kinds("AudioSources")?,
         enable_upload: f.bool("EnableUpload", true)?,
         slice_time: f.nonzero_int("SliceTime", 1, 86_400)?.unwrap_or(300) as u32,
         class_id: f.int("ClassId", 0, i64::MAX)?.map(|c| c as u64),

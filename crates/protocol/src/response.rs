@@ -61,6 +61,13 @@ pub struct RecordView {
     /// only), `failed: <why>` (stopped mid-recording).
     #[serde(rename = "Audio", default)]
     pub audio: String,
+    /// Extension: each sound source of the recording, its state and level.
+    #[serde(rename = "AudioSources", default)]
+    pub audio_sources: Vec<crate::AudioSourceView>,
+    /// Extension: what the teacher should know now (a silent microphone, a
+    /// sound device gone); each also goes out once as a `warning` event.
+    #[serde(rename = "Warnings", default)]
+    pub warnings: Vec<String>,
     /// Extension: what the capture applied beyond the window's pixels, where
     /// the platform decides it (Windows: `cursor on, border off`; the border
     /// is `on` on builds that cannot turn it off).
@@ -222,6 +229,8 @@ mod tests {
                 dropped_frames: 0,
                 slices: vec![],
                 audio: "off".into(),
+                audio_sources: vec![],
+                warnings: vec![],
                 capture: None,
                 last_error: None,
                 last_error_code: None,

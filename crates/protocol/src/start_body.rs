@@ -40,6 +40,9 @@ pub struct StartRecordBody {
     /// Record sound (default true).
     #[serde(rename = "EnableAudio", skip_serializing_if = "Option::is_none")]
     pub enable_audio: Option<bool>,
+    /// Extension: which sounds to mix (default: the service's setting).
+    #[serde(rename = "AudioSources", skip_serializing_if = "Option::is_none")]
+    pub audio_sources: Option<Vec<crate::SoundKind>>,
     /// Upload slices (default true).
     #[serde(rename = "EnableUpload", skip_serializing_if = "Option::is_none")]
     pub enable_upload: Option<bool>,
@@ -85,6 +88,12 @@ impl StartRecordBody {
     /// Sound on or off.
     pub fn audio(mut self, on: bool) -> Self {
         self.enable_audio = Some(on);
+        self
+    }
+
+    /// Mix these sounds.
+    pub fn sounds(mut self, kinds: &[crate::SoundKind]) -> Self {
+        self.audio_sources = Some(kinds.to_vec());
         self
     }
 

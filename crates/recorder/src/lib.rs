@@ -8,7 +8,11 @@
 //! new frames are dropped and counted, memory never grows), the recording
 //! threads' priority (nice 5 on Linux, x264's workers included), pause/resume, a clean
 //! stop (encoder drained, last slice finished and `fsync`ed), and where a
-//! recording may be written ([`resolve_dst`]).
+//! recording may be written ([`resolve_dst`]), and the sound: every
+//! [`SoundInput`] (microphone, the class app's sound) stamped by its own clock,
+//! held to the timeline by a steered rubato resampler, mixed into one AAC track
+//! behind a short delay with a soft limiter, each source metered
+//! ([`SourceHealth`]: level, silence, a device that went away).
 //!
 //! Does not own: which source or what window (`txcr-capture`), codecs
 //! (`txcr-encode`), the file format (`txcr-mux`), the API or session rules.
@@ -20,7 +24,7 @@
 //! use txcr_recorder::{Recording, RecordingSpec};
 //!
 //! let source = TestPattern::new(1280, 720, Region::default())?;
-//! let rec = Recording::start(Box::new(source), None, RecordingSpec::new("/tmp/class.flv".into(), 15, 300))?;
+//! let rec = Recording::start(Box::new(source), Vec::new(), RecordingSpec::new("/tmp/class.flv".into(), 15, 300))?;
 //! std::thread::sleep(std::time::Duration::from_secs(3));
 //! let summary = rec.stop()?;
 //! println!("{} frames in {:?}", summary.stats.frames, summary.stats.slices);
@@ -32,6 +36,9 @@ mod capture;
 mod codecs;
 mod disk;
 mod encode;
+mod lane;
+mod meter;
+mod mix;
 mod pacing;
 mod paths;
 mod preview;
@@ -45,8 +52,8 @@ mod sync;
 pub use codecs::{Codecs, X264Aac, AAC_BITRATE};
 pub use paths::{resolve_dst, PathError};
 pub use recording::Recording;
-pub use spec::{RecordingSpec, SliceHook};
-pub use stats::{Sound, Stats, Summary};
+pub use spec::{RecordingSpec, SliceHook, SoundInput};
+pub use stats::{Level, Sound, SourceHealth, SourceState, Stats, Summary};
 pub use txcr_encode::Thumbnail;
 
 /// Why a recording could not start or ended badly.

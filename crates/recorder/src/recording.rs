@@ -7,7 +7,6 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use txcr_capture::audio::AudioSource;
 use txcr_capture::FrameSource;
 use txcr_core::Timeline;
 use txcr_encode::{auto_bitrate, EncoderSettings, I420Frame, Thumbnail};
@@ -21,7 +20,7 @@ use crate::pacing::Pacer;
 use crate::preview::PreviewSlot;
 use crate::priority::lower_priority;
 use crate::shared::{Control, Shared};
-use crate::spec::RecordingSpec;
+use crate::spec::{RecordingSpec, SoundInput};
 use crate::stats::{Sound, Stats, Summary};
 use crate::sync::lock;
 use crate::RecordError;
@@ -42,7 +41,7 @@ impl Recording {
     /// says why.
     pub fn start(
         source: Box<dyn FrameSource>,
-        audio: Option<Box<dyn AudioSource>>,
+        audio: Vec<SoundInput>,
         spec: RecordingSpec,
     ) -> Result<Self, RecordError> {
         let (w, h) = source.size();
@@ -71,7 +70,6 @@ impl Recording {
         if let Some(limit) = spec.limit {
             timeline.set_end(limit);
         }
-        let audio_dropped = Arc::new(AtomicU64::new(0));
         let shared = Arc::new(Shared {
             ctl: Mutex::new(Control {
                 timeline,
@@ -83,29 +81,29 @@ impl Recording {
             started: now,
             frames: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
-            audio_dropped: audio_dropped.clone(),
             slices: Mutex::new(Vec::new()),
             failure: Mutex::new(None),
             audio: Mutex::new(Sound::Off),
+            sources: Mutex::new(Vec::new()),
             on_slice: spec.on_slice.clone(),
             disk_full: std::sync::atomic::AtomicBool::new(false),
             preview: PreviewSlot::default(),
             look: source.look(),
         });
-        let (audio_job, audio_rx) =
-            match audio.map(|a| start_audio(a, spec.codecs.as_ref(), &audio_dropped)) {
-                Some(Ok((job, rx, what))) => {
-                    tracing::info!("recording sound from {what}");
-                    *lock(&shared.audio) = Sound::On(what);
-                    (Some(job), Some(rx))
-                }
-                Some(Err(why)) => {
-                    tracing::warn!("no sound: {why}; recording video only");
-                    *lock(&shared.audio) = Sound::Unavailable(why);
-                    (None, None)
-                }
-                None => (None, None),
-            };
+        let wanted = !audio.is_empty();
+        let (audio_job, audio_rx) = match wanted.then(|| start_audio(audio, spec.codecs.as_ref())) {
+            Some(Ok((job, rx, what))) => {
+                *lock(&shared.audio) = Sound::On(what);
+                (Some(job), Some(rx))
+            }
+            Some(Err((why, sources))) => {
+                tracing::warn!("no sound: {why}; recording video only");
+                *lock(&shared.audio) = Sound::Unavailable(why);
+                *lock(&shared.sources) = sources;
+                (None, None)
+            }
+            None => (None, None),
+        };
         let writer = SliceWriter::new(
             &spec.dst,
             u64::from(spec.slice_secs) * 1000,
@@ -218,6 +216,7 @@ impl Recording {
             slices: lock(&sh.slices).clone(),
             failure: lock(&sh.failure).clone(),
             audio: lock(&sh.audio).clone(),
+            sources: lock(&sh.sources).clone(),
             disk_full: sh.disk_full.load(Ordering::Relaxed),
             look: sh.look,
         }

@@ -2,7 +2,7 @@
 //! schedule under one lock, counters, finished slices, the first failure.
 
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Condvar, Mutex};
 use std::time::Instant;
 
 use txcr_core::Timeline;
@@ -11,7 +11,7 @@ use txcr_mux::FinishedSlice;
 use crate::pacing::Pacer;
 use crate::preview::PreviewSlot;
 use crate::spec::SliceHook;
-use crate::stats::Sound;
+use crate::stats::{Sound, SourceHealth};
 use crate::sync::lock;
 
 #[derive(Debug)]
@@ -35,10 +35,11 @@ pub(crate) struct Shared {
     pub(crate) started: Instant,
     pub(crate) frames: AtomicU64,
     pub(crate) dropped: AtomicU64,
-    pub(crate) audio_dropped: Arc<AtomicU64>,
     pub(crate) slices: Mutex<Vec<FinishedSlice>>,
     pub(crate) failure: Mutex<Option<String>>,
     pub(crate) audio: Mutex<Sound>,
+    /// Each sound source's health, published by the audio thread.
+    pub(crate) sources: Mutex<Vec<SourceHealth>>,
     pub(crate) on_slice: Option<SliceHook>,
     pub(crate) disk_full: std::sync::atomic::AtomicBool,
     pub(crate) preview: PreviewSlot,

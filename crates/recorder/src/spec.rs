@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use txcr_capture::audio::AudioSource;
 use txcr_encode::X264Options;
 use txcr_mux::FinishedSlice;
 
@@ -60,5 +61,45 @@ impl RecordingSpec {
             min_free_bytes: 0,
             limit: None,
         }
+    }
+}
+
+/// One sound of the recording, mixed with the others into the one AAC track.
+pub struct SoundInput {
+    /// Its name in `GetState` and logs: `mic`, `app`, `system`, `tone`.
+    pub label: String,
+    /// Where the samples come from.
+    pub source: Box<dyn AudioSource>,
+    /// Linear gain applied before mixing.
+    pub gain: f32,
+    /// Why the source is not quite what was asked for (a fallback), if so.
+    pub note: Option<String>,
+}
+
+impl SoundInput {
+    /// `source` named `label`, at unit gain.
+    pub fn new(label: &str, source: Box<dyn AudioSource>) -> Self {
+        Self {
+            label: label.to_owned(),
+            source,
+            gain: 1.0,
+            note: None,
+        }
+    }
+
+    /// At `db` decibels of gain.
+    pub fn gain_db(mut self, db: f32) -> Self {
+        self.gain = 10f32.powf(db / 20.0);
+        self
+    }
+}
+
+impl std::fmt::Debug for SoundInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SoundInput")
+            .field("label", &self.label)
+            .field("source", &self.source.describe())
+            .field("gain", &self.gain)
+            .finish()
     }
 }

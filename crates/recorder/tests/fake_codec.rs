@@ -86,7 +86,7 @@ fn the_pipeline_runs_with_any_encoder_behind_the_traits() {
     let mut spec = RecordingSpec::new(dst, 20, 1);
     spec.codecs = fake.clone();
     let src = TestPattern::new(320, 240, Region::default()).unwrap();
-    let rec = Recording::start(Box::new(src), None, spec).unwrap();
+    let rec = Recording::start(Box::new(src), Vec::new(), spec).unwrap();
     sleep(Duration::from_millis(2300));
     let stats = rec.stop().unwrap().stats;
     assert_eq!(

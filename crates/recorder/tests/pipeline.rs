@@ -4,7 +4,7 @@ use std::thread::sleep;
 use std::time::Duration;
 
 use txcr_capture::{Region, TestPattern};
-use txcr_recorder::{resolve_dst, Recording, RecordingSpec};
+use txcr_recorder::{resolve_dst, Recording, RecordingSpec, SoundInput};
 
 use crate::probe::{packet_times, video_frames};
 
@@ -13,7 +13,7 @@ fn pause_leaves_no_gap_and_slices_continue_the_timeline() {
     let root = tempfile::tempdir().unwrap();
     let dst = resolve_dst(root.path(), "c.flv").unwrap();
     let src = TestPattern::new(320, 240, Region::default()).unwrap();
-    let rec = Recording::start(Box::new(src), None, RecordingSpec::new(dst, 20, 1)).unwrap();
+    let rec = Recording::start(Box::new(src), Vec::new(), RecordingSpec::new(dst, 20, 1)).unwrap();
     sleep(Duration::from_millis(1300));
     rec.pause();
     sleep(Duration::from_millis(1000));
@@ -63,7 +63,12 @@ fn sound_follows_the_video_through_pause_and_cuts() {
     let dst = resolve_dst(root.path(), "av.flv").unwrap();
     let src = TestPattern::new(320, 240, Region::default()).unwrap();
     let tone = Box::new(ToneSource::new(440.0));
-    let rec = Recording::start(Box::new(src), Some(tone), RecordingSpec::new(dst, 15, 2)).unwrap();
+    let rec = Recording::start(
+        Box::new(src),
+        vec![SoundInput::new("tone", tone)],
+        RecordingSpec::new(dst, 15, 2),
+    )
+    .unwrap();
     assert!(
         rec.stats().audio.to_string().starts_with("on: test tone"),
         "{}",
@@ -150,7 +155,7 @@ fn a_preview_shows_the_current_picture_while_recording_and_while_paused() {
     let root = tempfile::tempdir().unwrap();
     let dst = resolve_dst(root.path(), "p.flv").unwrap();
     let src = TestPattern::new(640, 360, Region::default()).unwrap();
-    let rec = Recording::start(Box::new(src), None, RecordingSpec::new(dst, 10, 60)).unwrap();
+    let rec = Recording::start(Box::new(src), Vec::new(), RecordingSpec::new(dst, 10, 60)).unwrap();
     sleep(Duration::from_millis(300));
     let first = rec.preview(160, Duration::from_secs(2)).unwrap();
     assert_eq!((first.width, first.height), (160, 90));

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use txcr_capture::audio::ToneSource;
 use txcr_capture::{Region, TestPattern};
-use txcr_recorder::{resolve_dst, Recording, RecordingSpec, Summary};
+use txcr_recorder::{resolve_dst, Recording, RecordingSpec, SoundInput, Summary};
 
 use crate::probe::{packet_times, strict_decode_errors};
 
@@ -35,7 +35,7 @@ fn spec(dir: &tempfile::TempDir, name: &str, slice_secs: u32) -> RecordingSpec {
 fn start(spec: RecordingSpec) -> Recording {
     let src = TestPattern::new(640, 360, Region::default()).unwrap();
     let tone = Box::new(ToneSource::new(440.0));
-    Recording::start(Box::new(src), Some(tone), spec).unwrap()
+    Recording::start(Box::new(src), vec![SoundInput::new("tone", tone)], spec).unwrap()
 }
 
 /// Every slice decodes cleanly at its frame rate; per stream the times

@@ -9,14 +9,19 @@ use std::time::Duration;
 
 use txcr_capture::audio::ToneSource;
 use txcr_capture::{Region, TestPattern};
-use txcr_recorder::{resolve_dst, Recording, RecordingSpec};
+use txcr_recorder::{resolve_dst, Recording, RecordingSpec, SoundInput};
 use txcr_splice::{splice_to_file, SpliceError};
 
 fn record(root: &Path) -> Vec<PathBuf> {
     let dst = resolve_dst(root, "class.flv").unwrap();
     let src = TestPattern::new(320, 240, Region::default()).unwrap();
     let tone = Box::new(ToneSource::new(440.0));
-    let rec = Recording::start(Box::new(src), Some(tone), RecordingSpec::new(dst, 15, 2)).unwrap();
+    let rec = Recording::start(
+        Box::new(src),
+        vec![SoundInput::new("tone", tone)],
+        RecordingSpec::new(dst, 15, 2),
+    )
+    .unwrap();
     sleep(Duration::from_millis(2500));
     rec.pause();
     sleep(Duration::from_millis(700));

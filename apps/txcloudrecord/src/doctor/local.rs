@@ -107,32 +107,26 @@ fn x11(_cfg: &Config) -> Vec<Finding> {
 pub fn audio(cfg: &Config) -> Finding {
     use std::sync::atomic::AtomicU64;
     use std::sync::{mpsc, Arc};
-    use txcr_capture::audio::{AudioSource, BlockSink, CpalSource};
+    use txcr_capture::audio::{self, BlockSink, SoundOf};
 
     if cfg.capture == CaptureMode::TestPattern {
         return Finding::new("audio", Level::Ok, "test pattern: a 440 Hz test tone");
     }
     let wanted = cfg.audio_device.as_deref();
-    let mut src = match CpalSource::open(wanted) {
-        Ok(s) => s,
-        Err(e) => {
-            let (level, fix) = match wanted {
-                Some(name) => (Level::Fail, format!("no device matches {name:?}: pick another with --audio-device (part of a name shown by `pactl list short sources` or the Sound settings)")),
-                None => (Level::Warn, "connect a microphone or start the sound server (PulseAudio/PipeWire); on Linux point the default source at a sink's monitor to record what the machine plays".to_owned()),
-            };
-            return Finding::new(
-                "audio",
-                level,
-                format!("{e}: classes are recorded without sound"),
-            )
-            .fix(fix);
-        }
-    };
+    let mut src = audio::open(SoundOf::Mic, wanted).source;
     let described = src.describe();
     let (tx, rx) = mpsc::sync_channel(64);
     if let Err(e) = src.start(BlockSink::new(tx, Arc::new(AtomicU64::new(0)))) {
-        return Finding::new("audio", Level::Warn, format!("{described} does not start: {e}"))
-            .fix("check that no other program holds the device exclusively, or choose another with --audio-device");
+        let (level, fix) = match wanted {
+            Some(name) => (Level::Fail, format!("no microphone {name:?} could be opened: pick another with --audio-device (a name shown by `pactl list short sources`, or part of one shown in the Sound settings)")),
+            None => (Level::Warn, "connect a microphone or start the sound server (PulseAudio/PipeWire), and check that no other program holds the device exclusively".to_owned()),
+        };
+        return Finding::new(
+            "audio",
+            level,
+            format!("{e}: classes are recorded without sound from the microphone"),
+        )
+        .fix(fix);
     }
     // Some sound servers take a moment to deliver the first block.
     let heard = rx.recv_timeout(Duration::from_secs(5)).is_ok();

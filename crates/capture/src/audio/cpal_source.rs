@@ -22,6 +22,7 @@ fn unavailable(e: impl std::fmt::Display) -> CaptureError {
 #[derive(Debug)]
 pub struct CpalSource {
     device: Option<String>,
+    order: &'static [DefaultSound],
     format: AudioFormat,
     name: String,
     stop: Option<mpsc::Sender<()>>,
@@ -58,6 +59,7 @@ fn is_wanted(wanted: &str, id: &str, name: &str) -> bool {
 fn pick_device(
     host: &cpal::Host,
     wanted: Option<&str>,
+    order: &[DefaultSound],
 ) -> Result<(cpal::Device, bool), CaptureError> {
     if let Some(w) = wanted {
         let all = host.devices().map_err(unavailable)?;
@@ -74,7 +76,7 @@ fn pick_device(
         }
         return Err(unavailable(format!("no audio device matches {w:?}")));
     }
-    for choice in default_order(cfg!(windows)) {
+    for choice in order {
         let found = match choice {
             DefaultSound::OutputLoopback => host.default_output_device().map(|d| (d, true)),
             DefaultSound::Input => host.default_input_device().map(|d| (d, false)),
@@ -83,7 +85,10 @@ fn pick_device(
             return Ok(found);
         }
     }
-    Err(unavailable("no default input device"))
+    Err(unavailable(match order.first() {
+        Some(DefaultSound::OutputLoopback) => "no default output device",
+        _ => "no default input device",
+    }))
 }
 
 fn build<T>(
@@ -114,8 +119,26 @@ where
 impl CpalSource {
     /// Find the device and its format; nothing runs until [`AudioSource::start`].
     pub fn open(device: Option<&str>) -> Result<Self, CaptureError> {
+        Self::open_from(device, default_order(cfg!(windows)))
+    }
+
+    /// The default input (the microphone), or `device`.
+    pub fn microphone(device: Option<&str>) -> Result<Self, CaptureError> {
+        Self::open_from(device, &[DefaultSound::Input])
+    }
+
+    /// A loopback of the default output: what the machine plays (WASAPI;
+    /// other hosts have no loopback and refuse).
+    pub fn loopback() -> Result<Self, CaptureError> {
+        Self::open_from(None, &[DefaultSound::OutputLoopback])
+    }
+
+    fn open_from(
+        device: Option<&str>,
+        order: &'static [DefaultSound],
+    ) -> Result<Self, CaptureError> {
         let host = cpal::default_host();
-        let (dev, loopback) = pick_device(&host, device)?;
+        let (dev, loopback) = pick_device(&host, device, order)?;
         let cfg = if loopback {
             dev.default_output_config()
         } else {
@@ -128,6 +151,7 @@ impl CpalSource {
             .unwrap_or_else(|_| "audio device".into());
         Ok(Self {
             device: device.map(str::to_owned),
+            order,
             format: AudioFormat {
                 sample_rate: cfg.sample_rate(),
                 channels: cfg.channels(),
@@ -157,6 +181,7 @@ impl AudioSource for CpalSource {
 
     fn start(&mut self, sink: BlockSink) -> Result<(), CaptureError> {
         let wanted = self.device.clone();
+        let order = self.order;
         let (ready_tx, ready_rx) = mpsc::channel::<Result<(), CaptureError>>();
         let (stop_tx, stop_rx) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
@@ -164,7 +189,7 @@ impl AudioSource for CpalSource {
             .spawn(move || {
                 let run = || -> Result<cpal::Stream, CaptureError> {
                     let host = cpal::default_host();
-                    let (dev, loopback) = pick_device(&host, wanted.as_deref())?;
+                    let (dev, loopback) = pick_device(&host, wanted.as_deref(), order)?;
                     let sc = if loopback {
                         dev.default_output_config()
                     } else {

@@ -1,7 +1,10 @@
 //! Sound sources: blocks of interleaved f32 samples, stamped with the instant
 //! they arrived, pushed into a bounded channel that never blocks the producer.
 
+mod choose;
 mod cpal_source;
+#[cfg(target_os = "linux")]
+mod pulse;
 mod tone;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,10 +12,17 @@ use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::Instant;
 
+pub use choose::{open, Opened, SoundOf};
 pub use cpal_source::CpalSource;
+#[cfg(target_os = "linux")]
+pub use pulse::PulseSource;
 pub use tone::ToneSource;
 
 use crate::CaptureError;
+
+/// The PulseAudio protocol's name for the monitor of the default output:
+/// what the machine plays.
+pub const DEFAULT_MONITOR: &str = "@DEFAULT_MONITOR@";
 
 /// Sample rate and channel count of a source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,24 +54,35 @@ pub trait AudioSource: Send {
     fn describe(&self) -> String;
 }
 
-/// Where a source puts its blocks: a bounded channel; when it is full the
-/// block is dropped and counted, so a stalled consumer never stalls the sound
-/// card callback.
+/// Where a source puts its blocks: a bounded channel shared by every source
+/// of a recording, each block tagged with its source's number; when it is
+/// full the block is dropped and counted, so a stalled consumer never stalls
+/// the sound card callback.
 #[derive(Debug, Clone)]
 pub struct BlockSink {
-    tx: SyncSender<AudioBlock>,
+    tx: SyncSender<(usize, AudioBlock)>,
+    tag: usize,
     dropped: Arc<AtomicU64>,
 }
 
 impl BlockSink {
     /// A sink sending into `tx`, counting drops in `dropped`.
-    pub fn new(tx: SyncSender<AudioBlock>, dropped: Arc<AtomicU64>) -> Self {
-        Self { tx, dropped }
+    pub fn new(tx: SyncSender<(usize, AudioBlock)>, dropped: Arc<AtomicU64>) -> Self {
+        Self::tagged(tx, 0, dropped)
+    }
+
+    /// A sink whose blocks arrive tagged `tag`.
+    pub fn tagged(
+        tx: SyncSender<(usize, AudioBlock)>,
+        tag: usize,
+        dropped: Arc<AtomicU64>,
+    ) -> Self {
+        Self { tx, tag, dropped }
     }
 
     /// Hand over a block; false once the consumer is gone.
     pub fn push(&self, block: AudioBlock) -> bool {
-        match self.tx.try_send(block) {
+        match self.tx.try_send((self.tag, block)) {
             Ok(()) => true,
             Err(TrySendError::Full(_)) => {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
@@ -72,16 +93,10 @@ impl BlockSink {
     }
 }
 
-/// The system's sound (`device`: a part of a device's name or its cpal id;
-/// `None`: the platform default, see [`CpalSource`]). When no device can be
-/// opened, a source whose start fails with the reason, so a recording goes
-/// on without sound and says why.
-pub fn open_default(device: Option<&str>) -> Box<dyn AudioSource> {
-    match CpalSource::open(device) {
-        Ok(src) => Box::new(src),
-        Err(CaptureError::Unavailable(why)) => Box::new(Unavailable(why)),
-        Err(other) => Box::new(Unavailable(other.to_string())),
-    }
+/// A source that could not be opened: starting it fails with `why`, so a
+/// recording goes on without it and says why.
+pub fn unavailable(why: String) -> Box<dyn AudioSource> {
+    Box::new(Unavailable(why))
 }
 
 /// A sound source that could not be opened: starting it fails with the
