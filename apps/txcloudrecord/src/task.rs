@@ -76,7 +76,7 @@ pub fn start(
     spec.min_free_bytes = cfg.min_free_mb << 20;
     spec.limit = limit;
     let audio = if s.enable_audio {
-        sounds(cfg, s)
+        sounds(cfg, s, source.pid())
     } else {
         Vec::new()
     };
@@ -174,7 +174,7 @@ fn source(cfg: &Config, s: &StartRecord) -> Result<Box<dyn FrameSource>, ApiErro
 /// for (`AudioSources`, or the configured default), each opened by the
 /// capture crate's chooser. A sound that cannot be opened is still passed on:
 /// its start fails with the reason, so `GetState` shows it unavailable.
-fn sounds(cfg: &Config, s: &StartRecord) -> Vec<SoundInput> {
+fn sounds(cfg: &Config, s: &StartRecord, pid: Option<u32>) -> Vec<SoundInput> {
     if cfg.capture == CaptureMode::TestPattern {
         return vec![SoundInput::new("tone", Box::new(ToneSource::new(440.0)))];
     }
@@ -183,7 +183,7 @@ fn sounds(cfg: &Config, s: &StartRecord) -> Vec<SoundInput> {
     for &kind in kinds {
         let of = match kind {
             SoundKind::Mic => SoundOf::Mic,
-            SoundKind::App => SoundOf::App { pid: None },
+            SoundKind::App => SoundOf::App { pid },
             SoundKind::System => SoundOf::System,
         };
         let opened = audio::open(of, cfg.audio_device.as_deref());

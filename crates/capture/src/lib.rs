@@ -91,6 +91,12 @@ pub trait FrameSource: Send {
     fn look(&self) -> Option<Look> {
         None
     }
+
+    /// The process that shows the recorded window, when known: its sound is
+    /// the class app's sound.
+    fn pid(&self) -> Option<u32> {
+        None
+    }
 }
 
 /// Why capture failed.

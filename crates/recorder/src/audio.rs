@@ -18,7 +18,7 @@ use crate::lane::Lane;
 use crate::mix::{Mix, OUT_RATE};
 use crate::shared::Shared;
 use crate::spec::SoundInput;
-use crate::stats::{Sound, SourceHealth, SourceState};
+use crate::stats::{Level, Sound, SourceHealth, SourceState};
 use crate::sync::lock;
 
 /// The mix is handed out this far behind the recording clock: longer than a
@@ -64,16 +64,19 @@ struct Voice {
     /// Blocks the source dropped because this thread was behind.
     dropped_blocks: Arc<AtomicU64>,
     last_block: Instant,
+    /// Whether a pause in delivery means the device was lost.
+    always_delivers: bool,
     was_paused: bool,
     warned: Option<SourceState>,
 }
 
 impl Voice {
     fn health(&self, now: Instant) -> SourceHealth {
-        let state = if now.saturating_duration_since(self.last_block) >= LOST_AFTER {
+        let quiet = now.saturating_duration_since(self.last_block);
+        let state = if self.always_delivers && quiet >= LOST_AFTER {
             SourceState::Failed(format!(
                 "no sound for {} s: the device is gone or taken; reconnecting",
-                now.saturating_duration_since(self.last_block).as_secs()
+                quiet.as_secs()
             ))
         } else if self.lane.meter.silent() {
             SourceState::Silent
@@ -84,7 +87,12 @@ impl Voice {
             label: self.label.clone(),
             device: self.device.clone(),
             state,
-            level: self.lane.meter.level(),
+            // Nothing delivered for a second: nothing to hear.
+            level: if quiet >= Duration::from_secs(1) {
+                Level::default()
+            } else {
+                self.lane.meter.level()
+            },
             dropped: self.lane.late + self.dropped_blocks.load(Ordering::Relaxed),
             note: self.note.clone(),
         }
@@ -251,6 +259,7 @@ pub(crate) fn start_audio(
                     lane,
                     dropped_blocks: dropped,
                     last_block: Instant::now(),
+                    always_delivers: source.always_delivers(),
                     was_paused: false,
                     warned: None,
                 });

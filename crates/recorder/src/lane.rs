@@ -25,9 +25,11 @@ use crate::mix::{Mix, OUT_RATE};
 const PER_MS: f64 = OUT_RATE as f64 / 1000.0;
 /// The error is corrected over about this many output frames (2 s).
 const STEER_OVER: f64 = 2.0 * OUT_RATE as f64;
-/// The steering never asks for more than this relative change (1000 ppm;
-/// crystals are within ±100).
-const MAX_STEER: f64 = 0.001;
+/// The steering never asks for more than this relative change: crystals are
+/// within ±100 ppm, but a source whose first blocks came in a burst starts
+/// some ms off and should be on its stamps within seconds (0.5 % is a pitch
+/// change of 9 cents while it lasts).
+const MAX_STEER: f64 = 0.005;
 /// Beyond this (ms) the source lost samples or was re-anchored: jump to the
 /// stamp instead of steering.
 const JUMP_MS: f64 = 100.0;

@@ -72,6 +72,31 @@ impl Pulse {
         ]
     }
 
+    /// A classroom: a second null sink `mic_sink` stands for the microphone
+    /// (its monitor is the default source; play into it to speak), while
+    /// `rec_sink` stays the default output (what the class app plays).
+    pub fn classroom(&self) {
+        self.pactl(&["load-module", "module-null-sink", "sink_name=mic_sink"]);
+        self.pactl(&["set-default-source", "mic_sink.monitor"]);
+        self.pactl(&["set-default-sink", "rec_sink"]);
+    }
+
+    /// Play a sine of `hz` into `sink` until the returned module is unloaded.
+    pub fn sine(&self, sink: &str, hz: u32) -> String {
+        self.pactl(&[
+            "load-module",
+            "module-sine",
+            &format!("sink={sink}"),
+            &format!("frequency={hz}"),
+        ])
+        .trim()
+        .to_owned()
+    }
+
+    pub fn unload(&self, module: &str) {
+        self.pactl(&["unload-module", module]);
+    }
+
     pub fn pactl(&self, args: &[&str]) -> String {
         let out = Self::env(&mut Command::new("pactl"), &self.dir)
             .args(args)

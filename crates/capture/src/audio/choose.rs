@@ -46,6 +46,8 @@ enum Step {
     /// The PulseAudio protocol (PulseAudio, PipeWire); `None`: the default
     /// source, else this source name.
     Pulse(Option<&'static str>),
+    /// The PulseAudio protocol: only what the application's processes play.
+    PulseApp,
     /// cpal's default input (ALSA without a sound server; WASAPI).
     CpalInput,
     /// cpal's loopback of the default output (WASAPI).
@@ -68,41 +70,73 @@ const HERE: Platform = if cfg!(windows) {
     Platform::Other
 };
 
-/// Per-application capture is not built yet on any platform: the application's
-/// sound is the whole system output, and the note says so.
+/// The note of an application's sound recorded as the whole system output.
 const APP_FALLBACK: &str =
-    "recording the whole system output: per-application sound capture is not available on this platform yet";
+    "recording the whole system output: this platform cannot record one application's sound";
+/// The same, when the recorded window's process is not known.
+const NO_PID: &str =
+    "recording the whole system output: the recorded window's process is not known";
+/// The same, when the per-application way failed.
+const APP_FAILED: &str =
+    "recording the whole system output: the application's own sound could not be recorded";
 
-/// What to try for `of` on `platform`, and the note a fallback carries.
-fn plan(of: SoundOf, platform: Platform) -> (&'static [Step], Option<&'static str>) {
+/// What to try for `of` on `platform`, in order, each with the note it
+/// carries when it is the one taken.
+fn plan(of: SoundOf, platform: Platform) -> Vec<(Step, Option<&'static str>)> {
     use Step::*;
+    let system = |note| match platform {
+        Platform::Linux => vec![(Pulse(Some(super::DEFAULT_MONITOR)), note)],
+        Platform::Windows => vec![(CpalLoopback, note)],
+        Platform::Other => vec![],
+    };
     match (of, platform) {
-        (SoundOf::Mic, Platform::Linux) => (&[Pulse(None), CpalInput], None),
-        (SoundOf::Mic, _) => (&[CpalInput], None),
-        (SoundOf::System, Platform::Linux) => (&[Pulse(Some(super::DEFAULT_MONITOR))], None),
-        (SoundOf::System, Platform::Windows) => (&[CpalLoopback], None),
-        (SoundOf::System, Platform::Other) => (&[], None),
-        (SoundOf::App { .. }, p) => (plan(SoundOf::System, p).0, Some(APP_FALLBACK)),
+        (SoundOf::Mic, Platform::Linux) => vec![(Pulse(None), None), (CpalInput, None)],
+        (SoundOf::Mic, _) => vec![(CpalInput, None)],
+        (SoundOf::System, _) => system(None),
+        (SoundOf::App { pid: None }, Platform::Linux) => system(Some(NO_PID)),
+        (SoundOf::App { pid: Some(_) }, Platform::Linux) => {
+            let mut steps = vec![(PulseApp, None)];
+            steps.extend(system(Some(APP_FAILED)));
+            steps
+        }
+        (SoundOf::App { .. }, _) => system(Some(APP_FALLBACK)),
     }
 }
 
-fn open_step(step: Step, device: Option<&str>) -> Result<Box<dyn AudioSource>, CaptureError> {
-    match step {
+fn open_step(
+    step: Step,
+    of: SoundOf,
+    device: Option<&str>,
+) -> Result<Box<dyn AudioSource>, CaptureError> {
+    #[cfg(target_os = "linux")]
+    use super::{PulseSource, PulseTarget};
+    let label = match of {
+        SoundOf::Mic => "microphone",
+        SoundOf::App { .. } => "class app",
+        SoundOf::System => "system sound",
+    };
+    match (step, of) {
         #[cfg(target_os = "linux")]
-        Step::Pulse(name) => {
-            let label = if name.is_some() {
-                "system sound"
-            } else {
-                "microphone"
-            };
-            Ok(Box::new(super::PulseSource::open(name.or(device), label)?))
+        (Step::Pulse(name), _) => {
+            let dev = name.or(device).map(str::to_owned);
+            Ok(Box::new(PulseSource::open(
+                PulseTarget::Device(dev),
+                label,
+            )?))
+        }
+        #[cfg(target_os = "linux")]
+        (Step::PulseApp, SoundOf::App { pid: Some(pid) }) => {
+            Ok(Box::new(PulseSource::open(PulseTarget::App(pid), label)?))
         }
         #[cfg(not(target_os = "linux"))]
-        Step::Pulse(_) => Err(CaptureError::Unavailable(
+        (Step::Pulse(_), _) => Err(CaptureError::Unavailable(
             "audio: no PulseAudio here".into(),
         )),
-        Step::CpalInput => Ok(Box::new(CpalSource::microphone(device)?)),
-        Step::CpalLoopback => Ok(Box::new(CpalSource::loopback()?)),
+        (Step::PulseApp, _) => Err(CaptureError::Unavailable(
+            "audio: one application's sound cannot be recorded here".into(),
+        )),
+        (Step::CpalInput, _) => Ok(Box::new(CpalSource::microphone(device)?)),
+        (Step::CpalLoopback, _) => Ok(Box::new(CpalSource::loopback()?)),
     }
 }
 
@@ -111,11 +145,10 @@ fn open_step(step: Step, device: Option<&str>) -> Result<Box<dyn AudioSource>, C
 /// opens, the source's start fails with every reason, so the recording goes
 /// on without that sound and says why.
 pub fn open(of: SoundOf, device: Option<&str>) -> Opened {
-    let (steps, note) = plan(of, HERE);
     let device = if of == SoundOf::Mic { device } else { None };
     let mut why = Vec::new();
-    for &step in steps {
-        match open_step(step, device) {
+    for (step, note) in plan(of, HERE) {
+        match open_step(step, of, device) {
             Ok(source) => {
                 return Opened {
                     source,
@@ -138,24 +171,43 @@ pub fn open(of: SoundOf, device: Option<&str>) -> Opened {
 mod tests {
     use super::*;
 
+    fn steps(of: SoundOf, p: Platform) -> Vec<Step> {
+        plan(of, p).into_iter().map(|(s, _)| s).collect()
+    }
+
     #[test]
     fn linux_talks_to_the_sound_server_and_falls_back_to_alsa_for_the_microphone() {
-        let (steps, note) = plan(SoundOf::Mic, Platform::Linux);
-        assert_eq!(steps, [Step::Pulse(None), Step::CpalInput]);
-        assert_eq!(note, None);
-        let (steps, _) = plan(SoundOf::System, Platform::Linux);
-        assert_eq!(steps, [Step::Pulse(Some("@DEFAULT_MONITOR@"))]);
+        assert_eq!(
+            steps(SoundOf::Mic, Platform::Linux),
+            [Step::Pulse(None), Step::CpalInput]
+        );
+        assert_eq!(
+            steps(SoundOf::System, Platform::Linux),
+            [Step::Pulse(Some("@DEFAULT_MONITOR@"))]
+        );
+    }
+
+    #[test]
+    fn the_app_is_recorded_alone_where_its_process_is_known_else_the_whole_output_says_so() {
+        let app = plan(SoundOf::App { pid: Some(7) }, Platform::Linux);
+        assert_eq!(app[0], (Step::PulseApp, None));
+        assert_eq!(app[1].0, Step::Pulse(Some("@DEFAULT_MONITOR@")));
+        assert!(app[1].1.is_some_and(|n| n.contains("whole system output")));
+        let unknown = plan(SoundOf::App { pid: None }, Platform::Linux);
+        assert_eq!(unknown.len(), 1);
+        assert!(unknown[0].1.is_some_and(|n| n.contains("not known")));
     }
 
     #[test]
     fn windows_records_the_microphone_as_input_and_the_class_app_by_loopback() {
-        assert_eq!(plan(SoundOf::Mic, Platform::Windows).0, [Step::CpalInput]);
+        assert_eq!(steps(SoundOf::Mic, Platform::Windows), [Step::CpalInput]);
         assert_eq!(
-            plan(SoundOf::System, Platform::Windows).0,
+            steps(SoundOf::System, Platform::Windows),
             [Step::CpalLoopback]
         );
-        let (steps, note) = plan(SoundOf::App { pid: Some(4) }, Platform::Windows);
-        assert_eq!(steps, [Step::CpalLoopback]);
-        assert!(note.is_some_and(|n| n.contains("whole system output")));
+        let app = plan(SoundOf::App { pid: Some(4) }, Platform::Windows);
+        assert_eq!(app.len(), 1);
+        assert_eq!(app[0].0, Step::CpalLoopback);
+        assert!(app[0].1.is_some_and(|n| n.contains("whole system output")));
     }
 }

@@ -15,7 +15,7 @@ use std::time::Instant;
 pub use choose::{open, Opened, SoundOf};
 pub use cpal_source::CpalSource;
 #[cfg(target_os = "linux")]
-pub use pulse::PulseSource;
+pub use pulse::{PulseSource, PulseTarget};
 pub use tone::ToneSource;
 
 use crate::CaptureError;
@@ -52,6 +52,13 @@ pub trait AudioSource: Send {
 
     /// What it records, for logs and `GetState`.
     fn describe(&self) -> String;
+
+    /// Whether it delivers blocks all the time (a device: a pause in
+    /// delivery means it was lost), or only while there is sound (an
+    /// application's streams, which come and go).
+    fn always_delivers(&self) -> bool {
+        true
+    }
 }
 
 /// Where a source puts its blocks: a bounded channel shared by every source

@@ -53,6 +53,11 @@ fn owner_pid(conn: &impl Connection, w: Window, pid_atom: u32) -> Option<u32> {
         .and_then(|id| id.value.first().copied())
 }
 
+/// The process that owns window `w`, if known (see [`owner_pid`]).
+pub fn window_pid(conn: &impl Connection, w: Window) -> Option<u32> {
+    owner_pid(conn, w, atom(conn, b"_NET_WM_PID")?)
+}
+
 /// The window to record for `AppProc`: among the viewable top-level windows
 /// (`_NET_CLIENT_LIST` when a window manager provides it, else the root's
 /// children) whose owning process ([`owner_pid`]) runs an executable named `name`

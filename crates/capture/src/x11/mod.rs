@@ -20,7 +20,7 @@ use x11rb::protocol::xproto::{self, ConnectionExt as _, EventMask, ImageFormat, 
 use x11rb::protocol::Event;
 use x11rb::rust_connection::RustConnection;
 
-pub use find::find_by_process;
+pub use find::{find_by_process, window_pid};
 pub use probe::{probe, DisplayReport};
 
 use crate::{CaptureError, FrameSource, Region};
@@ -74,6 +74,8 @@ pub struct X11Source {
     region: Region,
     win_size: (u32, u32),
     mapped: bool,
+    /// The process that owns the window, if the X server knows it.
+    pid: Option<u32>,
 }
 
 impl std::fmt::Debug for X11Source {
@@ -155,6 +157,7 @@ impl X11Source {
         if shm.is_none() {
             tracing_free_warning("MIT-SHM unavailable: falling back to GetImage (slower)");
         }
+        let pid = window_pid(&conn, window);
         let mut me = Self {
             conn,
             root,
@@ -165,6 +168,7 @@ impl X11Source {
             region,
             win_size,
             mapped: attrs.map_state == MapState::VIEWABLE,
+            pid,
         };
         me.rename_pixmap()?;
         Ok(me)
@@ -280,6 +284,10 @@ fn tracing_free_warning(msg: &str) {
 impl FrameSource for X11Source {
     fn size(&self) -> (u32, u32) {
         (self.region.width, self.region.height)
+    }
+
+    fn pid(&self) -> Option<u32> {
+        self.pid
     }
 
     fn grab_view(
