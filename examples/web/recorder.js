@@ -79,10 +79,32 @@ function show(s) {
   $("slices").textContent = (rec.Slices || []).length;
   const up = (s.Upload || []).find((u) => u.IsCurrentRecoding) || (s.Upload || [])[0];
   $("upload").textContent = up ? `${up.State} ${up.Duration}/${up.Total} s` : "–";
+  showSound(rec);
   for (const w of waiters.splice(0)) {
     if (w.until(s)) w.resolve(s);
     else waiters.push(w);
   }
+}
+
+/** A level meter per sound source (peak over the last second, -60…0 dBFS),
+ * and the warnings the teacher can act on. */
+function showSound(rec) {
+  const box = $("sound");
+  box.replaceChildren();
+  for (const src of rec.AudioSources || []) {
+    const row = document.createElement("div");
+    const meter = document.createElement("meter");
+    meter.min = -60;
+    meter.max = 0;
+    meter.low = -40;
+    meter.high = -6;
+    meter.value = Math.max(-60, src.PeakDb);
+    const label = document.createElement("span");
+    label.textContent = ` ${src.Name}: ${src.State} (${src.PeakDb} dBFS)${src.Note ? " – " + src.Note : ""}`;
+    row.append(meter, label);
+    box.append(row);
+  }
+  $("warnings").textContent = (rec.Warnings || []).join(" · ");
 }
 
 /** Follow the recorder's events (reconnects by itself, as EventSource does). */
@@ -98,6 +120,11 @@ function listen() {
   es.addEventListener("upload", (e) => {
     const u = JSON.parse(e.data);
     log(`upload ${u.Id}: ${u.State} ${u.Duration}/${u.Total} s`);
+  });
+  es.addEventListener("warning", (e) => {
+    const w = JSON.parse(e.data);
+    page.warnings = (page.warnings || []).concat(w.Message);
+    log(`warning: ${w.Message}`);
   });
   es.addEventListener("error", (e) => {
     if (e.data) {
@@ -191,6 +218,8 @@ async function auto() {
     const resumed = await when((s) => s.Record.State === "Recording");
     await when((s) => s.Record.Frames >= resumed.Record.Frames + 10);
     step("resumed");
+    report.sound = $("sound").textContent;
+    report.meters = document.querySelectorAll("#sound meter").length;
     const p = await refreshPreview();
     report.preview = p && { Width: p.Width, Height: p.Height, Pts: p.Pts, Bytes: p.Image.length };
     await when((s) => (s.Record.Slices || []).length >= 1);

@@ -126,6 +126,12 @@ fn the_example_page_launches_and_drives_a_class_in_chromium() {
         "{report:#}"
     );
     assert_eq!(report["preview"]["Width"], 320, "{report:#}");
+    // A level meter for the sound (the test pattern's tone), shown live.
+    assert_eq!(report["meters"], 1, "{report:#}");
+    assert!(
+        report["sound"].as_str().unwrap().contains("tone: on"),
+        "{report:#}"
+    );
     assert!(report["shown"].as_str().unwrap().starts_with("Idle"));
     // Every slice the page was told about is on disk and decodes.
     let slices: Vec<PathBuf> = report["slices"]

@@ -18,13 +18,16 @@
 //! a 1080p window on Xvfb): SHM grab copied into a frame 6.9 ms, lent and
 //! converted to I420 3.2 ms, server side included.
 //!
-//! Sound: [`audio::AudioSource`] with [`audio::CpalSource`] (the system's
-//! default input or monitor source through cpal; WASAPI loopback of the default
-//! output on Windows) and [`audio::ToneSource`] (a synthetic tone).
+//! Sound: [`audio::AudioSource`] with [`audio::PulseSource`] (Linux: the
+//! sound server through libpulse, a device or only what one application's
+//! processes play), [`audio::CpalSource`] (ALSA without a sound server; WASAPI
+//! input and loopback on Windows) and [`audio::ToneSource`] (a synthetic tone).
 //!
 //! [`open_window`] chooses the platform's backend (X11 on Linux, Graphics
-//! Capture on Windows) and [`audio::open_default`] the system's sound, as
-//! cpal chooses its host: applications pass configuration only.
+//! Capture on Windows) and [`audio::open`] the way to record each sound of
+//! the class ([`audio::SoundOf`]: microphone, the class app, the system) with
+//! its fallbacks, as cpal chooses its host: applications pass configuration
+//! only.
 //!
 //! Does not own: pacing (the recorder calls [`FrameSource::grab`] on its steady
 //! clock and stamps the frame), conversion or encoding.

@@ -134,11 +134,19 @@ pub fn record_ours(
         port,
         "StartRecord",
         &format!(
-            r#"{{"Wnd":{},"VideoFps":{},"VideoBps":{},"SliceTime":3600,"EnableAudio":{},"EnableUpload":false,"DstPath":"{dst}","ClassId":1}}"#,
+            r#"{{"Wnd":{},"VideoFps":{},"VideoBps":{},"SliceTime":3600,"EnableAudio":{},{}"EnableUpload":false,"DstPath":"{dst}","ClassId":1}}"#,
             env.xid,
             c.fps,
             c.bitrate(),
-            c.audio
+            c.audio,
+            // Two sources that both deliver all the time (the bench's sound
+            // server plays nothing, and the test window's app sound would
+            // deliver nothing): the cost of a class's two sounds mixed.
+            if c.audio {
+                r#""AudioSources":["mic","system"],"#
+            } else {
+                ""
+            }
         ),
     )?;
     during();
