@@ -20,7 +20,7 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ("libasound2-dev", "cpal (ALSA) for sound capture"),
     (
         "libpulse-dev",
-        "native PulseAudio/PipeWire sound capture (libpulse-simple)",
+        "native PulseAudio/PipeWire sound capture (libpulse)",
     ),
     (
         "pulseaudio",

@@ -56,8 +56,8 @@ mod tests {
     #[test]
     fn two_streams_are_summed_block_by_block() {
         let mut g = Gather::default();
-        g.push(1, std::iter::repeat(0.25).take(BLOCK + 10));
-        g.push(2, std::iter::repeat(0.5).take(BLOCK / 2));
+        g.push(1, std::iter::repeat_n(0.25, BLOCK + 10));
+        g.push(2, std::iter::repeat_n(0.5, BLOCK / 2));
         let mut out = Vec::new();
         g.blocks(&mut out);
         assert_eq!(out.len(), 1);
@@ -75,7 +75,7 @@ mod tests {
     #[test]
     fn a_stream_far_ahead_loses_its_excess() {
         let mut g = Gather::default();
-        g.push(1, std::iter::repeat(0.1).take(BLOCK * 30));
+        g.push(1, std::iter::repeat_n(0.1, BLOCK * 30));
         let mut out = Vec::new();
         g.blocks(&mut out);
         assert_eq!(out.len(), MAX_AHEAD);
