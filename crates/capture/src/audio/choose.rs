@@ -103,6 +103,16 @@ fn plan(of: SoundOf, platform: Platform) -> Vec<(Step, Option<&'static str>)> {
     }
 }
 
+/// How a sound is named in logs and `GetState`.
+#[cfg(target_os = "linux")]
+fn label(of: SoundOf) -> &'static str {
+    match of {
+        SoundOf::Mic => "microphone",
+        SoundOf::App { .. } => "class app",
+        SoundOf::System => "system sound",
+    }
+}
+
 fn open_step(
     step: Step,
     of: SoundOf,
@@ -110,24 +120,20 @@ fn open_step(
 ) -> Result<Box<dyn AudioSource>, CaptureError> {
     #[cfg(target_os = "linux")]
     use super::{PulseSource, PulseTarget};
-    let label = match of {
-        SoundOf::Mic => "microphone",
-        SoundOf::App { .. } => "class app",
-        SoundOf::System => "system sound",
-    };
     match (step, of) {
         #[cfg(target_os = "linux")]
         (Step::Pulse(name), _) => {
             let dev = name.or(device).map(str::to_owned);
             Ok(Box::new(PulseSource::open(
                 PulseTarget::Device(dev),
-                label,
+                label(of),
             )?))
         }
         #[cfg(target_os = "linux")]
-        (Step::PulseApp, SoundOf::App { pid: Some(pid) }) => {
-            Ok(Box::new(PulseSource::open(PulseTarget::App(pid), label)?))
-        }
+        (Step::PulseApp, SoundOf::App { pid: Some(pid) }) => Ok(Box::new(PulseSource::open(
+            PulseTarget::App(pid),
+            label(of),
+        )?)),
         #[cfg(not(target_os = "linux"))]
         (Step::Pulse(_), _) => Err(CaptureError::Unavailable(
             "audio: no PulseAudio here".into(),
