@@ -52,6 +52,9 @@ enum Step {
     CpalInput,
     /// cpal's loopback of the default output (WASAPI).
     CpalLoopback,
+    /// WASAPI process loopback: only what the application's processes play
+    /// (Windows 10 2004 and later).
+    WasapiApp,
 }
 
 /// The platform of a plan.
@@ -93,9 +96,14 @@ fn plan(of: SoundOf, platform: Platform) -> Vec<(Step, Option<&'static str>)> {
         (SoundOf::Mic, Platform::Linux) => vec![(Pulse(None), None), (CpalInput, None)],
         (SoundOf::Mic, _) => vec![(CpalInput, None)],
         (SoundOf::System, _) => system(None),
-        (SoundOf::App { pid: None }, Platform::Linux) => system(Some(NO_PID)),
+        (SoundOf::App { pid: None }, Platform::Linux | Platform::Windows) => system(Some(NO_PID)),
         (SoundOf::App { pid: Some(_) }, Platform::Linux) => {
             let mut steps = vec![(PulseApp, None)];
+            steps.extend(system(Some(APP_FAILED)));
+            steps
+        }
+        (SoundOf::App { pid: Some(_) }, Platform::Windows) => {
+            let mut steps = vec![(WasapiApp, None)];
             steps.extend(system(Some(APP_FAILED)));
             steps
         }
@@ -140,6 +148,13 @@ fn open_step(
         )),
         (Step::PulseApp, _) => Err(CaptureError::Unavailable(
             "audio: one application's sound cannot be recorded here".into(),
+        )),
+        #[cfg(windows)]
+        (Step::WasapiApp, SoundOf::App { pid: Some(pid) }) => {
+            Ok(Box::new(super::AppLoopback::open(pid)?))
+        }
+        (Step::WasapiApp, _) => Err(CaptureError::Unavailable(
+            "audio: no process loopback here".into(),
         )),
         (Step::CpalInput, _) => Ok(Box::new(CpalSource::microphone(device)?)),
         (Step::CpalLoopback, _) => Ok(Box::new(CpalSource::loopback()?)),
@@ -211,9 +226,15 @@ mod tests {
             steps(SoundOf::System, Platform::Windows),
             [Step::CpalLoopback]
         );
+        // The app's own sound by process loopback; where this Windows cannot
+        // (before 10 2004), the whole output, saying so.
         let app = plan(SoundOf::App { pid: Some(4) }, Platform::Windows);
-        assert_eq!(app.len(), 1);
-        assert_eq!(app[0].0, Step::CpalLoopback);
-        assert!(app[0].1.is_some_and(|n| n.contains("whole system output")));
+        assert_eq!(app[0], (Step::WasapiApp, None));
+        assert_eq!(app[1].0, Step::CpalLoopback);
+        assert!(app[1].1.is_some_and(|n| n.contains("whole system output")));
+        let unknown = plan(SoundOf::App { pid: None }, Platform::Windows);
+        assert_eq!(unknown.len(), 1);
+        assert_eq!(unknown[0].0, Step::CpalLoopback);
+        assert!(unknown[0].1.is_some_and(|n| n.contains("not known")));
     }
 }

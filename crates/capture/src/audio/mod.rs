@@ -6,6 +6,8 @@ mod cpal_source;
 #[cfg(target_os = "linux")]
 mod pulse;
 mod tone;
+#[cfg(windows)]
+mod wasapi_app;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
@@ -17,6 +19,8 @@ pub use cpal_source::CpalSource;
 #[cfg(target_os = "linux")]
 pub use pulse::{PulseSource, PulseTarget};
 pub use tone::ToneSource;
+#[cfg(windows)]
+pub use wasapi_app::AppLoopback;
 
 use crate::CaptureError;
 

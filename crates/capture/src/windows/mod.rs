@@ -93,6 +93,8 @@ pub struct WindowsSource {
     control: Option<CaptureControl<Handler, BoxError>>,
     region: Region,
     look: Look,
+    /// The process that owns the window.
+    pid: Option<u32>,
 }
 
 impl std::fmt::Debug for WindowsSource {
@@ -128,6 +130,7 @@ impl WindowsSource {
             }
         };
         let region = region.resolve(w, h)?;
+        let pid = window.process_id().ok();
         let shared = Arc::new(Shared::default());
         // Asking for a setting this build cannot change fails the capture.
         let can = Changeable {
@@ -162,6 +165,7 @@ impl WindowsSource {
             control: Some(control),
             region,
             look,
+            pid,
         })
     }
 
@@ -178,6 +182,10 @@ impl FrameSource for WindowsSource {
 
     fn look(&self) -> Option<Look> {
         Some(self.look)
+    }
+
+    fn pid(&self) -> Option<u32> {
+        self.pid
     }
 
     fn grab(&mut self, frame: &mut VideoFrame) -> Result<(), CaptureError> {

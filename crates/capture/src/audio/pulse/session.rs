@@ -4,7 +4,7 @@
 //! 20 ms) or a timeout, so a whole class costs a few wake-ups per block.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -228,7 +228,8 @@ impl Session {
                 listing = Some(self.list());
             }
             if let Some(l) = listing.take_if(|l| l.borrow().pending == 0) {
-                let wanted = l.borrow().wanted(root);
+                let tree = tree::descendants(&tree::processes(), root);
+                let wanted = l.borrow().wanted(&tree);
                 streams.retain(|idx, _| {
                     let keep = wanted.contains_key(idx);
                     if !keep {
@@ -316,10 +317,9 @@ struct Listing {
 }
 
 impl Listing {
-    /// The sink inputs played by `root`'s process tree → the monitor source
+    /// The sink inputs played by a process of `tree` → the monitor source
     /// to record each from.
-    fn wanted(&self, root: u32) -> BTreeMap<u32, String> {
-        let tree = tree::descendants(&tree::processes(), root);
+    fn wanted(&self, tree: &HashSet<u32>) -> BTreeMap<u32, String> {
         self.inputs
             .iter()
             .filter(|(_, _, pid)| pid.is_some_and(|p| tree.contains(&p)))
@@ -359,4 +359,39 @@ fn emit(gather: &mut Gather, sink: &BlockSink, out: &mut Vec<Vec<f32>>) -> bool 
             captured_at: now,
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_streams_of_the_apps_processes_are_recorded_each_from_its_sinks_monitor() {
+        let l = Listing {
+            pending: 0,
+            monitors: HashMap::from([
+                (0, "speakers.monitor".into()),
+                (1, "headset.monitor".into()),
+            ]),
+            // The app's helper on the headset, the app itself on the
+            // speakers, another program, a stream with no process, one on a
+            // sink that is gone.
+            inputs: vec![
+                (7, 1, Some(101)),
+                (8, 0, Some(100)),
+                (9, 0, Some(555)),
+                (10, 0, None),
+                (11, 4, Some(100)),
+            ],
+        };
+        let tree = tree::descendants(&[(101, 100), (555, 1)], 100);
+        let wanted = l.wanted(&tree);
+        assert_eq!(
+            wanted,
+            BTreeMap::from([
+                (7, "headset.monitor".to_owned()),
+                (8, "speakers.monitor".to_owned())
+            ])
+        );
+    }
 }
