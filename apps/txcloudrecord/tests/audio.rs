@@ -223,6 +223,15 @@ fn source<'a>(st: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
         .unwrap_or_else(|| panic!("no {name} source in {st}"))
 }
 
+/// The levels of the voice (441 Hz), the app (1 kHz) and the other program
+/// (2.45 kHz) near the end of a recording.
+fn three_tones(f: &std::path::Path) -> (f64, f64, f64) {
+    let (pcm, _) = decode_audio(f);
+    let end = pcm.len() as f64 / 48_000.0;
+    let at = |hz| tone_db(&pcm, end - 1.5, end - 0.3, hz);
+    (at(441.0), at(1000.0), at(2450.0))
+}
+
 /// A stock X client (xeyes) whose process tree plays a `hz` tone after
 /// `delay` seconds (ffmpeg, started by the same process before it became
 /// xeyes), writing the wall time it began to `<dir>/played`; the whole
@@ -378,13 +387,7 @@ fn the_teachers_voice_and_the_class_apps_own_sound_are_mixed_at_their_level_and_
         "{st}"
     );
     svc.cmd("StopRecord", "");
-    let (pcm, _) = decode_audio(&slices(&svc.state()).pop().unwrap());
-    let end = pcm.len() as f64 / 48_000.0;
-    let (v, a, o) = (
-        tone_db(&pcm, end - 1.5, end - 0.3, 441.0),
-        tone_db(&pcm, end - 1.5, end - 0.3, 1000.0),
-        tone_db(&pcm, end - 1.5, end - 0.3, 2450.0),
-    );
+    let (v, a, o) = three_tones(&slices(&svc.state()).pop().unwrap());
     eprintln!("mic only: voice {v:.1} dBFS, app {a:.1}, other {o:.1}");
     assert!(
         (v - mic_peak).abs() <= 3.0 && a < v - 30.0 && o < v - 30.0,
@@ -400,13 +403,7 @@ fn the_teachers_voice_and_the_class_apps_own_sound_are_mixed_at_their_level_and_
     svc.cmd("StopRecord", "");
     pulse.unload(&other);
     pulse.unload(&voice);
-    let (pcm, _) = decode_audio(&slices(&svc.state()).pop().unwrap());
-    let end = pcm.len() as f64 / 48_000.0;
-    let (v, a, o) = (
-        tone_db(&pcm, end - 1.5, end - 0.3, 441.0),
-        tone_db(&pcm, end - 1.5, end - 0.3, 1000.0),
-        tone_db(&pcm, end - 1.5, end - 0.3, 2450.0),
-    );
+    let (v, a, o) = three_tones(&slices(&svc.state()).pop().unwrap());
     eprintln!("system only: voice {v:.1} dBFS, app {a:.1}, other {o:.1}");
     assert!(
         (a - app_peak).abs() <= 3.0 && o > a - 10.0 && v < a - 30.0,

@@ -94,7 +94,7 @@ fn run(target: &PulseTarget, first: Session, sink: &BlockSink, stop: &AtomicBool
             },
         };
         let end = match target {
-            PulseTarget::Device(dev) => s.run_device(dev.as_deref(), None, sink, stop),
+            PulseTarget::Device(dev) => s.run_device(dev.as_deref(), sink, stop),
             PulseTarget::App(pid) => s.run_app(*pid, sink, stop),
         };
         match end {

@@ -93,10 +93,15 @@ impl Session {
         }
     }
 
-    fn lost(&self) -> Option<String> {
+    /// Whether to end the session: the source was dropped, or the server
+    /// went away.
+    fn ended(&self, stop: &AtomicBool) -> Option<End> {
+        if stop.load(Ordering::Relaxed) {
+            return Some(End::Stopped);
+        }
         match self.ctx.get_state() {
             context::State::Failed | context::State::Terminated => {
-                Some(format!("PulseAudio: {}", self.ctx.errno()))
+                Some(End::Lost(format!("PulseAudio: {}", self.ctx.errno())))
             }
             _ => None,
         }
@@ -150,23 +155,14 @@ impl Session {
 
     /// Record `dev` until stopped or the server goes; a stream that dies
     /// (the device unplugged) is reopened every [`RETRY`].
-    pub fn run_device(
-        mut self,
-        dev: Option<&str>,
-        first: Option<Stream>,
-        sink: &BlockSink,
-        stop: &AtomicBool,
-    ) -> End {
+    pub fn run_device(mut self, dev: Option<&str>, sink: &BlockSink, stop: &AtomicBool) -> End {
         let mut gather = Gather::default();
-        let mut stream = first;
+        let mut stream = None;
         let mut retry_at = Instant::now();
         let mut out = Vec::new();
         loop {
-            if stop.load(Ordering::Relaxed) {
-                return End::Stopped;
-            }
-            if let Some(why) = self.lost() {
-                return End::Lost(why);
+            if let Some(end) = self.ended(stop) {
+                return end;
             }
             let now = Instant::now();
             if stream.is_none() && now >= retry_at {
@@ -214,11 +210,8 @@ impl Session {
         let mut listed = Instant::now();
         let mut out = Vec::new();
         loop {
-            if stop.load(Ordering::Relaxed) {
-                return End::Stopped;
-            }
-            if let Some(why) = self.lost() {
-                return End::Lost(why);
+            if let Some(end) = self.ended(stop) {
+                return end;
             }
             let now = Instant::now();
             let due = *dirty.borrow() || now.duration_since(listed) >= RELIST;
