@@ -10,6 +10,7 @@ mod check_windows;
 mod criterion;
 mod demo;
 mod local;
+mod msrv;
 mod setup;
 
 use std::process::Command;
@@ -19,8 +20,9 @@ use anyhow::{bail, Context};
 const USAGE: &str = "usage: cargo xtask <command>
 
   setup   check (and, as root, install) the Debian/Ubuntu packages the build and tests need
-  test    setup, then cargo fmt --check, clippy -D warnings, the Windows type-check,
-          and every test
+  test    setup, then the rust-version check, cargo fmt --check, clippy -D warnings,
+          the Windows type-check, and every test
+  msrv    check the workspace's rust-version covers every locked dependency's
   check-windows
           cargo check and clippy -D warnings of the whole workspace for
           x86_64-pc-windows-msvc, on this Linux machine (installs Debian's
@@ -46,6 +48,7 @@ fn main() -> anyhow::Result<()> {
     match args.first().map(String::as_str) {
         Some("setup") => setup::ensure(),
         Some("test") => test(),
+        Some("msrv") => msrv::check(),
         Some("check-windows") => check_windows::run(&args[1..]),
         Some("demo") => demo::run(&args[1..]),
         #[cfg(unix)]
@@ -88,6 +91,7 @@ pub fn workspace_root() -> std::path::PathBuf {
 
 fn test() -> anyhow::Result<()> {
     setup::ensure()?;
+    msrv::check()?;
     cargo(&["fmt", "--all", "--check"])?;
     cargo(&[
         "clippy",
