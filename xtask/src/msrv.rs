@@ -18,7 +18,7 @@ fn parse(v: &str) -> Option<(u32, u32, u32)> {
 
 /// The newest `rust-version` among `packages` (`(name, rust_version)`),
 /// and which package declares it.
-fn newest<'a>(packages: &'a [(String, String)]) -> Option<(&'a str, (u32, u32, u32))> {
+fn newest(packages: &[(String, String)]) -> Option<(&str, (u32, u32, u32))> {
     packages
         .iter()
         .filter_map(|(name, v)| Some((name.as_str(), parse(v)?)))
