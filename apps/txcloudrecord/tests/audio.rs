@@ -62,14 +62,7 @@ fn a_tone_played_mid_class_is_recorded_at_its_moment_and_pitch() {
     let pulse = Pulse::start();
     let x = Xvfb::start(true);
     let win = TestWin::start(&x.display, &["--size", "320x240"]);
-    let env: Vec<(String, String)> = pulse
-        .client_env()
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.display().to_string()))
-        .chain([("DISPLAY".to_owned(), x.display.clone())])
-        .collect();
-    let env_ref: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let svc = Svc::start_env(&["--capture", "x11"], &env_ref);
+    let svc = classroom_svc(&pulse, &x, &[]);
     svc.init("teacher");
     let body = format!(
         r#"{{"Wnd":{},"DstPath":"snd.flv","ClassId":1,"SliceTime":60}}"#,
@@ -202,7 +195,7 @@ fn onset(pcm: &[i16], hz: f64, level_db: f64) -> f64 {
     panic!("no {hz} Hz tone in the recording");
 }
 
-/// The service on a private PulseAudio classroom and a real window.
+/// The service recording X11 windows of `x`, its sound from `pulse`.
 fn classroom_svc(pulse: &Pulse, x: &Xvfb, args: &[&str]) -> Svc {
     let env: Vec<(String, String)> = pulse
         .client_env()

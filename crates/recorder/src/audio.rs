@@ -29,32 +29,6 @@ const LOST_AFTER: Duration = Duration::from_secs(2);
 /// How often health is published.
 const PUBLISH_EVERY: Duration = Duration::from_millis(250);
 
-/// Split interleaved samples into at most two planes: mono stays mono, stereo
-/// stays stereo, more channels fold into left (even) and right (odd).
-pub fn deinterleave(samples: &[f32], channels: usize, planes: &mut [Vec<f32>]) {
-    let channels = channels.max(1);
-    for p in planes.iter_mut() {
-        p.clear();
-    }
-    for frame in samples.chunks_exact(channels) {
-        if planes.len() == 1 || channels == 1 {
-            let v = frame.iter().sum::<f32>() / channels as f32;
-            planes.iter_mut().for_each(|p| p.push(v));
-            continue;
-        }
-        let (mut l, mut r, mut nl, mut nr) = (0.0, 0.0, 0.0f32, 0.0f32);
-        for (i, v) in frame.iter().enumerate() {
-            if i % 2 == 0 {
-                (l, nl) = (l + v, nl + 1.0);
-            } else {
-                (r, nr) = (r + v, nr + 1.0);
-            }
-        }
-        planes[0].push(l / nl.max(1.0));
-        planes[1].push(r / nr.max(1.0));
-    }
-}
-
 /// One started source.
 struct Voice {
     label: String,
@@ -67,7 +41,8 @@ struct Voice {
     /// Whether a pause in delivery means the device was lost.
     always_delivers: bool,
     was_paused: bool,
-    warned: Option<SourceState>,
+    /// Whether its warning is standing (logged when it began).
+    warned: bool,
 }
 
 impl Voice {
@@ -112,8 +87,21 @@ pub struct AudioJob {
     out: SyncSender<Packet>,
 }
 
-fn publish(sh: &Shared, job: &AudioJob, now: Instant) {
-    let mut all: Vec<SourceHealth> = job.voices.iter().map(|v| v.health(now)).collect();
+/// Each source's health to `GetState`; a warning logged when it begins and
+/// when it ends.
+fn publish(sh: &Shared, job: &mut AudioJob, now: Instant) {
+    let mut all = Vec::with_capacity(job.voices.len() + job.unavailable.len());
+    for v in &mut job.voices {
+        let h = v.health(now);
+        let bad = matches!(h.state, SourceState::Silent | SourceState::Failed(_));
+        if bad && !v.warned {
+            tracing::warn!(source = %v.label, "{}", h.warning().unwrap_or_default());
+        } else if !bad && v.warned {
+            tracing::info!(source = %v.label, "sound is back");
+        }
+        v.warned = bad;
+        all.push(h);
+    }
     all.extend(job.unavailable.iter().cloned());
     *lock(&sh.sources) = all;
 }
@@ -155,7 +143,6 @@ pub fn audio_loop(sh: &Shared, mut job: AudioJob) {
             if now.duration_since(published) >= PUBLISH_EVERY {
                 published = now;
                 publish(sh, job, now);
-                warn_once(job, now);
             }
             if stop {
                 return Ok(());
@@ -163,7 +150,7 @@ pub fn audio_loop(sh: &Shared, mut job: AudioJob) {
         }
     };
     let result = run(&mut job);
-    publish(sh, &job, Instant::now());
+    publish(sh, &mut job, Instant::now());
     job.sources.clear();
     if let Err(e) = result {
         tracing::warn!("audio stopped: {e}; the recording goes on without sound");
@@ -180,20 +167,6 @@ pub fn audio_loop(sh: &Shared, mut job: AudioJob) {
         if h.dropped > 0 {
             tracing::warn!(source = %v.label, dropped = h.dropped, jumps = v.lane.jumps, "sound dropped because the recorder fell behind or the device stalled");
         }
-    }
-}
-
-/// Log a source's warning once each time it begins.
-fn warn_once(job: &mut AudioJob, now: Instant) {
-    for v in &mut job.voices {
-        let h = v.health(now);
-        let bad = matches!(h.state, SourceState::Silent | SourceState::Failed(_));
-        if bad && v.warned.is_none() {
-            tracing::warn!(source = %v.label, "{}", h.warning().unwrap_or_default());
-        } else if !bad && v.warned.is_some() {
-            tracing::info!(source = %v.label, "sound is back");
-        }
-        v.warned = bad.then_some(h.state);
     }
 }
 
@@ -261,7 +234,7 @@ pub(crate) fn start_audio(
                     last_block: Instant::now(),
                     always_delivers: source.always_delivers(),
                     was_paused: false,
-                    warned: None,
+                    warned: false,
                 });
                 sources.push(source);
             }
@@ -296,21 +269,4 @@ pub(crate) fn start_audio(
         rx,
         what,
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn folds_channels_into_what_aac_takes() {
-        let mut st = vec![Vec::new(), Vec::new()];
-        deinterleave(&[0.1, 0.2, 0.3, 0.4], 2, &mut st);
-        assert_eq!(st, [vec![0.1, 0.3], vec![0.2, 0.4]]);
-        deinterleave(&[1.0, 0.0, 0.5, 0.5, 0.0, 1.0], 6, &mut st);
-        assert_eq!(st, [vec![0.5], vec![0.5]]);
-        let mut mono = vec![Vec::new()];
-        deinterleave(&[0.2, 0.4], 1, &mut mono);
-        assert_eq!(mono, [vec![0.2, 0.4]]);
-    }
 }

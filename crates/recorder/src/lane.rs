@@ -17,9 +17,34 @@ use rubato::{Adjustable, Async, FixedAsync, PolynomialDegree, Slip};
 use txcr_capture::audio::AudioFormat;
 use txcr_core::AudioClock;
 
-use crate::audio::deinterleave;
 use crate::meter::Meter;
 use crate::mix::{Mix, OUT_RATE};
+
+/// Split interleaved samples into at most two planes: mono stays mono, stereo
+/// stays stereo, more channels fold into left (even) and right (odd).
+fn deinterleave(samples: &[f32], channels: usize, planes: &mut [Vec<f32>]) {
+    let channels = channels.max(1);
+    for p in planes.iter_mut() {
+        p.clear();
+    }
+    for frame in samples.chunks_exact(channels) {
+        if planes.len() == 1 || channels == 1 {
+            let v = frame.iter().sum::<f32>() / channels as f32;
+            planes.iter_mut().for_each(|p| p.push(v));
+            continue;
+        }
+        let (mut l, mut r, mut nl, mut nr) = (0.0, 0.0, 0.0f32, 0.0f32);
+        for (i, v) in frame.iter().enumerate() {
+            if i % 2 == 0 {
+                (l, nl) = (l + v, nl + 1.0);
+            } else {
+                (r, nr) = (r + v, nr + 1.0);
+            }
+        }
+        planes[0].push(l / nl.max(1.0));
+        planes[1].push(r / nr.max(1.0));
+    }
+}
 
 /// Output frames per ms.
 const PER_MS: f64 = OUT_RATE as f64 / 1000.0;
@@ -135,11 +160,8 @@ impl Lane {
         let stamp_ms = self.clock.stamp(frames, clock_ms);
         self.meter.push(samples, stamp_ms);
         let target = stamp_ms * PER_MS;
-        let ratio = f64::from(OUT_RATE) / f64::from(self.rate.max(1));
-        let place = |lane: &Self| {
-            (target - lane.resampler.output_delay() as f64 - lane.fifo[0].len() as f64 * ratio)
-                .round() as i64
-        };
+        // Where the cursor must be for the block to land on its stamp.
+        let place = |lane: &Self| (target - lane.landing(0)).round() as i64;
         match self.cursor {
             None => self.cursor = Some(place(self)),
             Some(c) => {
@@ -206,6 +228,18 @@ impl Lane {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn folds_channels_into_what_aac_takes() {
+        let mut st = vec![Vec::new(), Vec::new()];
+        deinterleave(&[0.1, 0.2, 0.3, 0.4], 2, &mut st);
+        assert_eq!(st, [vec![0.1, 0.3], vec![0.2, 0.4]]);
+        deinterleave(&[1.0, 0.0, 0.5, 0.5, 0.0, 1.0], 6, &mut st);
+        assert_eq!(st, [vec![0.5], vec![0.5]]);
+        let mut mono = vec![Vec::new()];
+        deinterleave(&[0.2, 0.4], 1, &mut mono);
+        assert_eq!(mono, [vec![0.2, 0.4]]);
+    }
 
     /// A source at `rate` whose crystal is `ppm` off, delivering `block`-frame
     /// blocks 0–`jitter` ms late for `minutes`, a 1 kHz-ish ramp in it.
