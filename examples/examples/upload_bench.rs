@@ -9,7 +9,8 @@
 
 use std::time::{Duration, Instant};
 
-use txcr_slice_upload::{S3Settings, S3Store, TaskMeta, UploadConfig, UploadQueue};
+use txcr_slice_upload::{S3Store, TaskMeta, UploadConfig, UploadQueue, UploadState};
+use txcr_storage::S3Settings;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -94,7 +95,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         300_000,
     );
     q.finish_task("1-1");
-    while q.status()[0].state != "uploaded" {
+    while q.status()[0].state != UploadState::Uploaded {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let after_stop = stop.elapsed();

@@ -1,69 +1,66 @@
 //! Brokered uploads: a teacher's machine holding a valid UserSig gets
 //! presigned PUT URLs for its own task's objects only (the first user to
 //! upload into a task owns it), and reports the task complete, so it never
-//! holds bucket keys.
-//!
-//! `POST /v1/upload/presign` `{"SdkAppId","UserId","UserSig","ClassId","TaskId","Objects":["0001.flv","manifest.json"]}`
-//! → `{"Response":{"RequestId","ExpiresIn","Urls":{"0001.flv":"https://…"}}}`.
-//! `POST /v1/tasks/complete` (same identity fields) → `{"Response":{"RequestId","Added"}}`.
+//! holds bucket keys. The wire is `txcr_storage::broker`'s.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
-use serde_json::{json, Value};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use txcr_storage::broker::{
+    Caller, CompleteAnswer, Envelope, PresignAnswer, PresignRequest, MAX_OBJECTS,
+};
+use txcr_storage::{Leaf, TaskPath};
 
 use crate::ctx::Ctx;
 use crate::db::now_ms;
-use crate::http::{api_error, json_body, json_resp, request_id, Resp};
 use crate::jobs;
+use crate::reply::{api_error, json_body, json_resp, request_id, Resp};
 
 /// How long a presigned URL stays valid.
 const URL_TTL: Duration = Duration::from_secs(15 * 60);
-/// Objects per request.
-const MAX_OBJECTS: usize = 100;
 
-struct Caller {
-    app: i64,
-    class: i64,
-    task: String,
-    user: String,
+fn bad(m: &str) -> Resp {
+    api_error(StatusCode::BAD_REQUEST, "InvalidParameter", m)
 }
 
-async fn authenticate(req: Request<Incoming>, ctx: &Ctx) -> Result<(Caller, Value), Resp> {
-    let bad = |m: &str| api_error(StatusCode::BAD_REQUEST, "InvalidParameter", m);
+/// Read the request, check the caller's UserSig; the task and the request.
+async fn authenticate<T: DeserializeOwned>(
+    req: Request<Incoming>,
+    ctx: &Ctx,
+    caller: impl Fn(&T) -> &Caller,
+) -> Result<(TaskPath, T), Resp> {
     let body = json_body(req).await.map_err(|e| bad(&e))?;
-    let num = |k: &str| {
-        body[k]
-            .as_u64()
-            .or_else(|| body[k].as_str().and_then(|s| s.parse().ok()))
-    };
-    let (Some(app), Some(class)) = (num("SdkAppId"), num("ClassId")) else {
+    if !(body["SdkAppId"].is_number() || body["SdkAppId"].is_string())
+        || !(body["ClassId"].is_number() || body["ClassId"].is_string())
+    {
         return Err(bad("SdkAppId and ClassId (numbers) are required"));
-    };
-    let text = |k: &str| body[k].as_str().unwrap_or_default().to_owned();
-    let (user, sig, task) = (text("UserId"), text("UserSig"), text("TaskId"));
-    if !crate::ctx::safe_id(&task) {
+    }
+    let r: T = serde_json::from_value(body).map_err(|e| bad(&format!("the request: {e}")))?;
+    let c = caller(&r);
+    let Some(task) = c.task() else {
         return Err(bad(
             "TaskId is missing or has characters other than letters, digits, '-', '_', '.'",
         ));
-    }
-    txcr_auth::verify_user_sig(&ctx.cfg.keys, app, &user, &sig, (now_ms() / 1000) as u64)
-        .map_err(|e| api_error(StatusCode::FORBIDDEN, "AuthFailure", &e.to_string()))?;
-    let caller = Caller {
-        app: app as i64,
-        class: class as i64,
-        task,
-        user,
     };
-    Ok((caller, body))
+    txcr_auth::verify_user_sig(
+        &ctx.cfg.keys,
+        c.sdk_app_id,
+        &c.user_id,
+        &c.user_sig,
+        (now_ms() / 1000) as u64,
+    )
+    .map_err(|e| api_error(StatusCode::FORBIDDEN, "AuthFailure", &e.to_string()))?;
+    owned(ctx, &task, &c.user_id).await?;
+    Ok((task, r))
 }
 
 /// The caller owns the task (or is the first to touch it).
-async fn owned(ctx: &Ctx, c: &Caller) -> Result<(), Resp> {
-    let id = format!("{}/{}/{}", c.app, c.class, c.task);
-    match ctx.db.own_task(&id, &c.user).await {
+async fn owned(ctx: &Ctx, task: &TaskPath, user: &str) -> Result<(), Resp> {
+    match ctx.db.own_task(&task.to_string(), user).await {
         Ok(true) => Ok(()),
         Ok(false) => Err(api_error(
             StatusCode::FORBIDDEN,
@@ -82,80 +79,55 @@ fn unavailable(e: &dyn std::fmt::Display) -> Resp {
     )
 }
 
-fn allowed_leaf(leaf: &str) -> bool {
-    let seq = leaf.strip_suffix(".flv").unwrap_or_default();
-    leaf == "manifest.json"
-        || ((4..=10).contains(&seq.len()) && seq.bytes().all(|b| b.is_ascii_digit()))
+fn answer(a: impl Serialize) -> Resp {
+    match serde_json::to_value(Envelope { response: a }) {
+        Ok(v) => json_resp(StatusCode::OK, &v),
+        Err(e) => unavailable(&e),
+    }
 }
 
 /// Presigned PUT URLs for objects of the caller's own task.
 pub async fn presign(req: Request<Incoming>, ctx: &Ctx) -> Resp {
-    let (c, body) = match authenticate(req, ctx).await {
+    let (task, r) = match authenticate(req, ctx, |r: &PresignRequest| &r.caller).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let Some(objects) = body["Objects"].as_array() else {
-        return api_error(
-            StatusCode::BAD_REQUEST,
-            "InvalidParameter",
-            "Objects (array of names) is required",
-        );
-    };
-    if objects.is_empty() || objects.len() > MAX_OBJECTS {
-        return api_error(
-            StatusCode::BAD_REQUEST,
-            "InvalidParameter",
-            "Objects must name 1 to 100 objects",
-        );
-    }
-    if let Err(r) = owned(ctx, &c).await {
-        return r;
+    if r.objects.is_empty() || r.objects.len() > MAX_OBJECTS {
+        return bad("Objects must name 1 to 100 objects");
     }
     let mut urls = BTreeMap::new();
-    for o in objects {
-        let Some(leaf) = o.as_str().filter(|l| allowed_leaf(l)) else {
-            return api_error(
-                StatusCode::BAD_REQUEST,
-                "InvalidParameter",
-                "object names must be <seq>.flv (digits) or manifest.json",
-            );
+    for name in r.objects {
+        let Some(leaf) = Leaf::parse(&name).filter(|l| l.uploadable()) else {
+            return bad("object names must be <seq>.flv (digits) or manifest.json");
         };
-        let key = ctx.storage.task_key(c.app, c.class, &c.task, leaf);
-        match ctx.storage.presign_put(&key, URL_TTL).await {
+        let key = ctx.storage.key(&task, leaf);
+        match ctx.storage.presign_put(key.as_str(), URL_TTL).await {
             Ok(u) => {
-                urls.insert(leaf.to_owned(), u);
+                urls.insert(name, u);
             }
             Err(e) => return unavailable(&e),
         }
     }
-    json_resp(
-        StatusCode::OK,
-        &json!({"Response": {"RequestId": request_id(), "ExpiresIn": URL_TTL.as_secs(), "Urls": urls}}),
-    )
+    answer(PresignAnswer {
+        request_id: request_id(),
+        expires_in: URL_TTL.as_secs(),
+        urls,
+    })
 }
 
 /// The local service says a task's manifest is stored: queue the splice now.
 pub async fn complete(req: Request<Incoming>, ctx: &Ctx) -> Resp {
-    let (c, _) = match authenticate(req, ctx).await {
+    let (task, _) = match authenticate(req, ctx, |c: &Caller| c).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    if let Err(r) = owned(ctx, &c).await {
-        return r;
-    }
-    let key = ctx
-        .storage
-        .task_key(c.app, c.class, &c.task, "manifest.json");
+    let key = ctx.storage.key(&task, Leaf::Manifest);
     match jobs::add_manifest(ctx, &key).await {
-        Ok(added) => json_resp(
-            StatusCode::OK,
-            &json!({"Response": {"RequestId": request_id(), "Added": added}}),
-        ),
-        Err(e) if e.is_transient() => api_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "InternalError",
-            &e.to_string(),
-        ),
-        Err(e) => api_error(StatusCode::BAD_REQUEST, "InvalidParameter", &e.to_string()),
+        Ok(added) => answer(CompleteAnswer {
+            request_id: request_id(),
+            added,
+        }),
+        Err(e) if e.is_transient() => unavailable(&e),
+        Err(e) => bad(&e.to_string()),
     }
 }

@@ -10,7 +10,7 @@ use anyhow::Context;
 use clap::Parser;
 use serde::Deserialize;
 use txcr_auth::AppKeys;
-use txcr_slice_upload::S3Settings;
+use txcr_storage::{S3Fields, S3Settings};
 
 /// The operator interface (section 3 of the API contract) plus additions.
 #[derive(Debug, Clone, Parser, Default)]
@@ -138,35 +138,20 @@ fn env(name: &str) -> Option<String> {
 }
 
 fn storage(f: FileStorage, embedded_port: u16) -> anyhow::Result<Storage> {
-    let Some(bucket) = env("TXCR_S3_BUCKET").or(f.bucket) else {
-        return Ok(Storage::Embedded(embedded_port));
-    };
-    let endpoint = env("AWS_ENDPOINT_URL").or(f.endpoint);
-    // Read as the local service reads it: anything but false/0/no is true.
-    let path_style = env("TXCR_S3_PATH_STYLE")
-        .map(|v| !matches!(v.to_ascii_lowercase().as_str(), "false" | "0" | "no"))
-        .or(f.path_style)
-        .unwrap_or(endpoint.is_some());
-    let settings = S3Settings {
-        path_style,
-        endpoint,
-        region: env("AWS_REGION")
-            .or(f.region)
-            .unwrap_or_else(|| "us-east-1".into()),
-        bucket,
-        access_key: env("AWS_ACCESS_KEY_ID")
-            .or(f.access_key)
-            .context("a bucket is configured but AWS_ACCESS_KEY_ID is not")?,
-        secret_key: env("AWS_SECRET_ACCESS_KEY")
-            .or(f.secret_key)
-            .context("a bucket is configured but AWS_SECRET_ACCESS_KEY is not")?,
-    };
-    let prefix = env("TXCR_S3_PREFIX")
-        .or(f.prefix)
-        .unwrap_or_default()
-        .trim_matches('/')
-        .to_owned();
-    Ok(Storage::External(settings, prefix))
+    let fields = S3Fields {
+        endpoint: f.endpoint,
+        region: f.region,
+        bucket: f.bucket,
+        prefix: f.prefix,
+        path_style: f.path_style,
+        access_key: f.access_key,
+        secret_key: f.secret_key,
+    }
+    .with_env(env);
+    Ok(match fields.settings()? {
+        Some(settings) => Storage::External(settings, fields.prefix()),
+        None => Storage::Embedded(embedded_port),
+    })
 }
 
 fn default_data_dir() -> PathBuf {

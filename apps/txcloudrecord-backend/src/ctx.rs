@@ -78,21 +78,3 @@ impl Ctx {
 pub fn video_output_id(r: &Record) -> String {
     format!("{}_{}_{}", r.sdkappid, r.class_id, r.task_id)
 }
-
-/// Task ids go into URLs and keys: keep them to what the local service makes.
-pub fn safe_id(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 128
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
-        && !s.starts_with('.')
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn safe_ids() {
-        assert!(super::safe_id("1700000000-42"));
-        assert!(!super::safe_id("../x") && !super::safe_id("a/b"));
-    }
-}

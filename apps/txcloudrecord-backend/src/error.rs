@@ -2,8 +2,8 @@
 //! from it whether to retry (storage or database trouble) or give up (the
 //! recording itself is broken).
 
-use txcr_slice_upload::StoreError;
 use txcr_splice::SpliceError;
+use txcr_storage::{ManifestError, StoreError};
 
 /// What went wrong.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +26,9 @@ pub enum Error {
     /// inconsistent slices); retrying will not help.
     #[error("{0}")]
     Broken(String),
+    /// A stored manifest cannot be used; retrying will not help.
+    #[error("{0}")]
+    Manifest(#[from] ManifestError),
     /// Splicing failed.
     #[error("{0}")]
     Splice(#[from] SpliceError),
@@ -39,7 +42,7 @@ impl Error {
             // after which the job must go through: keep retrying (with backoff).
             Self::Db(_) | Self::Io { .. } | Self::Store(_) => true,
             Self::Splice(SpliceError::Io { .. } | SpliceError::Write(_)) => true,
-            Self::Broken(_) | Self::Splice(_) => false,
+            Self::Broken(_) | Self::Manifest(_) | Self::Splice(_) => false,
         }
     }
 

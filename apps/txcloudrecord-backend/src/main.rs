@@ -21,6 +21,8 @@ mod http;
 mod jobs;
 mod metrics;
 mod page;
+mod query;
+mod reply;
 mod storage;
 
 use std::path::Path;
@@ -32,7 +34,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use txcr_slice_upload::S3Settings;
+use txcr_storage::S3Settings;
 
 use crate::config::{Config, Flags, Storage as StorageCfg};
 use crate::ctx::Ctx;
@@ -78,9 +80,7 @@ fn embedded_keys(dir: &Path) -> anyhow::Result<EmbeddedKeys> {
 
 async fn open_storage(cfg: &Config, stop: watch::Receiver<bool>) -> anyhow::Result<Storage> {
     match &cfg.storage {
-        StorageCfg::External(settings, prefix) => {
-            Ok(Storage::new(settings.clone(), prefix.clone()))
-        }
+        StorageCfg::External(settings, prefix) => Ok(Storage::new(settings.clone(), prefix)),
         StorageCfg::Embedded(port) => {
             let keys = embedded_keys(&cfg.data_dir)?;
             let listener = TcpListener::bind(("127.0.0.1", *port))
@@ -117,7 +117,7 @@ async fn open_storage(cfg: &Config, stop: watch::Receiver<bool>) -> anyhow::Resu
                     access_key: keys.access_key,
                     secret_key: keys.secret_key,
                 },
-                String::new(),
+                "",
             ))
         }
     }

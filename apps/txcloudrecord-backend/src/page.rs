@@ -7,7 +7,7 @@ use hyper::{Method, Request, StatusCode};
 
 use crate::ctx::Ctx;
 use crate::db::{now_ms, RecordFilter};
-use crate::http::{query_map, respond, stream_body, Resp};
+use crate::reply::{full, query_map, respond, stream_body, Resp};
 
 fn forbidden(msg: &str) -> Resp {
     respond(
@@ -167,7 +167,7 @@ pub async fn media(req: Request<Incoming>, ctx: &Ctx) -> Resp {
     let parts: Vec<&str> = path.split('/').collect();
     let parsed = match parts.as_slice() {
         [a, c, t] => match (a.parse::<i64>(), c.parse::<i64>(), t.strip_suffix(".mp4")) {
-            (Ok(a), Ok(c), Some(t)) if crate::ctx::safe_id(t) => Some((a, c, t.to_owned())),
+            (Ok(a), Ok(c), Some(t)) if txcr_storage::safe_id(t) => Some((a, c, t.to_owned())),
             _ => None,
         },
         _ => None,
@@ -212,7 +212,7 @@ pub async fn media(req: Request<Incoming>, ctx: &Ctx) -> Resp {
         }
     };
     let body = if req.method() == Method::HEAD {
-        crate::http::full(Vec::new())
+        full(Vec::new())
     } else {
         match ctx.storage.read_range(&rec.video_key, first, last).await {
             Ok(Some(body)) => stream_body(body),

@@ -11,53 +11,46 @@ use aws_sdk_s3::primitives::ByteStream;
 use base64::Engine;
 use md5::{Digest, Md5};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use txcr_slice_upload::{classify, S3Settings, S3Store, StoreError};
+use txcr_storage::{
+    classify, s3_client, Layout, Leaf, ObjectKey, S3Settings, StoreError, TaskPath,
+};
 
 use crate::error::Error;
 
 /// Parts of this size for MP4s above it.
 const PART: usize = 16 << 20;
 
-/// The bucket and the key prefix everything lives under.
+/// The bucket and the layout everything lives under.
 #[derive(Debug, Clone)]
 pub struct Storage {
     client: aws_sdk_s3::Client,
     bucket: String,
-    prefix: String,
+    layout: Layout,
 }
 
 impl Storage {
     /// A client for these settings; keys go under `prefix`.
-    pub fn new(settings: S3Settings, prefix: String) -> Self {
-        let bucket = settings.bucket.clone();
-        let client = S3Store::new(settings).client().clone();
+    pub fn new(settings: S3Settings, prefix: &str) -> Self {
         Self {
-            client,
-            bucket,
-            prefix,
+            client: s3_client(&settings),
+            bucket: settings.bucket,
+            layout: Layout::new(prefix),
         }
     }
 
-    /// The full key of `<sdkappid>/<class>/<task>/<leaf>`.
-    pub fn task_key(&self, sdkappid: i64, class_id: i64, task_id: &str, leaf: &str) -> String {
-        let base = format!("{sdkappid}/{class_id}/{task_id}/{leaf}");
-        if self.prefix.is_empty() {
-            base
-        } else {
-            format!("{}/{base}", self.prefix)
-        }
+    /// The key of `leaf` of `task` in this bucket's layout.
+    pub fn key(&self, task: &TaskPath, leaf: Leaf) -> ObjectKey {
+        self.layout.key(task, leaf)
     }
 
-    /// Every `manifest.json` key (a task whose slices are all stored).
-    pub async fn manifests(&self) -> Result<Vec<String>, Error> {
+    /// Every `manifest.json` of the layout (a task whose slices are all stored).
+    pub async fn manifests(&self) -> Result<Vec<ObjectKey>, Error> {
         let mut out = Vec::new();
         let mut token = None;
         loop {
-            let mut req = self.client.list_objects_v2().bucket(&self.bucket);
-            if !self.prefix.is_empty() {
-                req = req.prefix(format!("{}/", self.prefix));
-            }
+            let req = self.client.list_objects_v2().bucket(&self.bucket);
             let page = req
+                .set_prefix(self.layout.list_prefix())
                 .set_continuation_token(token)
                 .send()
                 .await
@@ -65,9 +58,8 @@ impl Storage {
             out.extend(
                 page.contents()
                     .iter()
-                    .filter_map(|o| o.key())
-                    .filter(|k| k.ends_with("/manifest.json"))
-                    .map(str::to_owned),
+                    .filter_map(|o| self.layout.parse(o.key()?))
+                    .filter(|k| k.leaf() == Leaf::Manifest),
             );
             token = page.next_continuation_token().map(str::to_owned);
             if token.is_none() {

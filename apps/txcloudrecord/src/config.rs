@@ -9,7 +9,8 @@ use serde::Deserialize;
 use txcr_auth::AppKeys;
 use txcr_protocol::guard::OriginPolicy;
 use txcr_protocol::SoundKind;
-use txcr_slice_upload::{S3Settings, UploadConfig};
+use txcr_slice_upload::UploadConfig;
+use txcr_storage::{S3Fields, S3Settings};
 
 /// Where pictures come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
@@ -124,14 +125,26 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-fn queue_settings(f: &FileUpload) -> UploadConfig {
+impl FileUpload {
+    /// The bucket fields, as `txcr-storage` reads them.
+    fn s3(&self) -> S3Fields {
+        S3Fields {
+            endpoint: self.endpoint.clone(),
+            region: self.region.clone(),
+            bucket: self.bucket.clone(),
+            prefix: self.prefix.clone(),
+            path_style: self.path_style,
+            access_key: self.access_key.clone(),
+            secret_key: self.secret_key.clone(),
+        }
+        .with_env(env)
+    }
+}
+
+fn queue_settings(f: &FileUpload, s3: &S3Fields) -> UploadConfig {
     let defaults = UploadConfig::default();
     UploadConfig {
-        prefix: env("TXCR_S3_PREFIX")
-            .or(f.prefix.clone())
-            .unwrap_or_default()
-            .trim_matches('/')
-            .to_owned(),
+        prefix: s3.prefix(),
         workers: env("TXCR_UPLOAD_WORKERS")
             .and_then(|w| w.parse().ok())
             .or(f.workers)
@@ -146,6 +159,7 @@ fn queue_settings(f: &FileUpload) -> UploadConfig {
 }
 
 fn upload_settings(f: FileUpload) -> anyhow::Result<Option<UploadSettings>> {
+    let s3 = f.s3();
     if let Some(url) = env("TXCR_BACKEND_URL").or(f.backend_url.clone()) {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             anyhow::bail!("TXCR_BACKEND_URL must be an http:// or https:// URL");
@@ -153,39 +167,19 @@ fn upload_settings(f: FileUpload) -> anyhow::Result<Option<UploadSettings>> {
         // The backend owns the bucket layout (its prefix).
         let queue = UploadConfig {
             prefix: String::new(),
-            ..queue_settings(&f)
+            ..queue_settings(&f, &s3)
         };
         return Ok(Some(UploadSettings {
             target: UploadTarget::Brokered(url),
             queue,
         }));
     }
-    let Some(bucket) = env("TXCR_S3_BUCKET").or(f.bucket.clone()) else {
+    let Some(settings) = s3.settings()? else {
         return Ok(None);
     };
-    let endpoint = env("AWS_ENDPOINT_URL").or(f.endpoint.clone());
-    let path_style = env("TXCR_S3_PATH_STYLE")
-        .map(|v| !matches!(v.to_ascii_lowercase().as_str(), "false" | "0" | "no"))
-        .or(f.path_style)
-        .unwrap_or(endpoint.is_some());
-    let access_key = env("AWS_ACCESS_KEY_ID")
-        .or(f.access_key.clone())
-        .context("TXCR_S3_BUCKET is set but AWS_ACCESS_KEY_ID is not")?;
-    let secret_key = env("AWS_SECRET_ACCESS_KEY")
-        .or(f.secret_key.clone())
-        .context("TXCR_S3_BUCKET is set but AWS_SECRET_ACCESS_KEY is not")?;
     Ok(Some(UploadSettings {
-        target: UploadTarget::Direct(S3Settings {
-            endpoint,
-            region: env("AWS_REGION")
-                .or(f.region.clone())
-                .unwrap_or_else(|| "us-east-1".into()),
-            bucket,
-            path_style,
-            access_key,
-            secret_key,
-        }),
-        queue: queue_settings(&f),
+        target: UploadTarget::Direct(settings),
+        queue: queue_settings(&f, &s3),
     }))
 }
 

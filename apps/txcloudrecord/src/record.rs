@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use clap::Args;
 use txcr_protocol::{parse_request, Request, StartRecordBody};
-use txcr_slice_upload::UploadQueue;
+use txcr_slice_upload::{UploadQueue, UploadState};
 
 use crate::config::{Config, Flags};
 use crate::task::{self, Task};
@@ -229,7 +229,10 @@ async fn wait_for_upload(q: &UploadQueue, task: &Task, line: &mut Progress) {
         let all = q.status();
         let ours = all.iter().find(|s| s.task_id == task.id);
         let (done, total) = ours.map_or((0, 0), |s| s.slices);
-        let pending: Vec<_> = all.iter().filter(|s| s.state != "uploaded").collect();
+        let pending: Vec<_> = all
+            .iter()
+            .filter(|s| s.state != UploadState::Uploaded)
+            .collect();
         if pending.is_empty() {
             let earlier = all.len().saturating_sub(usize::from(ours.is_some()));
             let also = match earlier {
@@ -244,7 +247,7 @@ async fn wait_for_upload(q: &UploadQueue, task: &Task, line: &mut Progress) {
             .find_map(|s| s.error.clone())
             .map(|e| format!(" ({e})"))
             .unwrap_or_default();
-        let state = ours.map_or("wait", |s| s.state);
+        let state = ours.map_or(UploadState::Wait, |s| s.state);
         line.write(&format!(
             "upload: {state} {done}/{total} slices, {} task(s) waiting{why}",
             pending.len()

@@ -305,7 +305,7 @@ fn state_view(inner: &Inner, uploads: Option<&UploadQueue>) -> StateView {
                 .map(|st| {
                     let is_current = current == Some(st.task_id.as_str());
                     UploadView {
-                        state: st.state.into(),
+                        state: st.state.as_str().into(),
                         duration: st.uploaded_secs,
                         // The running task's total includes what is being recorded now.
                         total: if is_current {

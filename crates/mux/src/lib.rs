@@ -1,7 +1,8 @@
 //! From encoded packets to sliced FLV files.
 //!
 //! Owns: the FLV format ([`flv`]: header, `onMetaData`, AVC/AAC sequence headers,
-//! tags; and [`FlvReader`], a tag walker used to check and repair files, and [`FlvScanner`], a streaming one
+//! tags; and [`FlvReader`], a tag walker used to check and repair files
+//! ([`salvage`]: what a crash left), and [`FlvScanner`], a streaming one
 //! that reads headers only), the
 //! decision where to cut ([`Slicer`], [`CutPlanner`]; sans-I/O), the order of
 //! audio and video packets ([`Interleaver`]; sans-I/O), and the slice
@@ -28,7 +29,7 @@ mod slicer;
 mod writer;
 
 pub use interleave::Interleaver;
-pub use reader::{valid_prefix_len, FlvReader, Tag};
+pub use reader::{salvage, valid_prefix_len, FlvReader, Salvage, Tag, VideoSpan};
 pub use scan::{FlvScanner, ScanError, TagHeader};
 pub use slicer::{CutPlanner, Pushed, SliceInfo, Slicer};
 pub use writer::{slice_path, FinishedSlice, SliceWriter};

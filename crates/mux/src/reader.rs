@@ -86,3 +86,52 @@ pub fn valid_prefix_len(bytes: &[u8]) -> Result<usize, MuxError> {
     for _ in r.by_ref() {}
     Ok(r.position())
 }
+
+/// What a slice file cut off by a crash still holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Salvage {
+    /// Bytes of the valid prefix ([`valid_prefix_len`]).
+    pub valid_len: usize,
+    /// Timeline span of its video frames, if it has any.
+    pub video: Option<VideoSpan>,
+}
+
+/// Where a slice's video frames lie on the recording timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VideoSpan {
+    /// The first frame's timestamp, ms.
+    pub start_ms: u64,
+    /// From the first frame to the end of the last (one mean frame interval
+    /// after its timestamp), ms.
+    pub duration_ms: u64,
+}
+
+/// Read what a torn slice holds: its valid prefix and the span of the video
+/// frames in it (AVC frames, not sequence headers).
+pub fn salvage(bytes: &[u8]) -> Result<Salvage, MuxError> {
+    let mut r = FlvReader::new(bytes)?;
+    let (mut first, mut last, mut frames) = (None, 0u64, 0u64);
+    for t in r.by_ref() {
+        if t.tag_type == TAG_VIDEO && t.body.get(1) == Some(&1) {
+            let ts = u64::from(t.ts_ms);
+            first.get_or_insert(ts);
+            last = ts;
+            frames += 1;
+        }
+    }
+    let video = first.map(|first| {
+        let frame = if frames > 1 {
+            (last - first) / (frames - 1)
+        } else {
+            0
+        };
+        VideoSpan {
+            start_ms: first,
+            duration_ms: last - first + frame,
+        }
+    });
+    Ok(Salvage {
+        valid_len: r.position(),
+        video,
+    })
+}

@@ -7,76 +7,20 @@
 //! a failed PUT is simply sent again.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::path::Path;
+use std::sync::Mutex;
 
 use base64::Engine;
-use serde_json::{json, Value};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use txcr_storage::broker::{
+    Caller, Envelope, PresignAnswer, PresignRequest, COMPLETE_PATH, PRESIGN_PATH,
+};
+use txcr_storage::{Leaf, ObjectKey, StoreError};
 
+use crate::creds::BrokerCreds;
 use crate::journal::TaskMeta;
-use crate::store::{checked_etag, ObjectStore, StoreError};
-
-/// The UserSig of each user as given at Init, kept (0600) in the data
-/// directory so tasks recovered after a restart can still upload.
-#[derive(Debug, Clone)]
-pub struct BrokerCreds {
-    path: PathBuf,
-    sigs: Arc<Mutex<HashMap<String, String>>>,
-}
-
-fn cred_key(app: u64, user: &str) -> String {
-    format!("{app}/{user}")
-}
-
-impl BrokerCreds {
-    /// Credentials stored at `path` (loaded if present).
-    pub fn load(path: &Path) -> Self {
-        let sigs = std::fs::read(path)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
-        Self {
-            path: path.to_owned(),
-            sigs: Arc::new(Mutex::new(sigs)),
-        }
-    }
-
-    /// Remember `sig` for `user` of `app` (replacing an older one).
-    pub fn set(&self, app: u64, user: &str, sig: &str) {
-        let mut m = self.sigs.lock().unwrap_or_else(|e| e.into_inner());
-        if m.get(&cred_key(app, user)).map(String::as_str) == Some(sig) {
-            return;
-        }
-        m.insert(cred_key(app, user), sig.to_owned());
-        let tmp = self.path.with_extension("tmp");
-        let written = serde_json::to_vec(&*m)
-            .map_err(std::io::Error::other)
-            .and_then(|b| write_private(&tmp, &b))
-            .and_then(|()| std::fs::rename(&tmp, &self.path));
-        if let Err(e) = written {
-            tracing::warn!(error = %e, "cannot store upload credentials");
-        }
-    }
-
-    fn get(&self, app: u64, user: &str) -> Option<String> {
-        let m = self.sigs.lock().unwrap_or_else(|e| e.into_inner());
-        m.get(&cred_key(app, user)).cloned()
-    }
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        o.mode(0o600);
-    }
-    let mut f = o.open(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()
-}
+use crate::store::{checked_etag, ObjectStore};
 
 /// An [`ObjectStore`] that uploads through URLs the backend presigns.
 #[derive(Debug)]
@@ -84,8 +28,8 @@ pub struct BrokeredStore {
     base: String,
     http: reqwest::Client,
     creds: BrokerCreds,
-    /// Task id → (app, class, user).
-    tasks: Mutex<HashMap<String, (u64, u64, String)>>,
+    /// Task id → its teacher.
+    users: Mutex<HashMap<String, String>>,
 }
 
 impl BrokeredStore {
@@ -99,36 +43,39 @@ impl BrokeredStore {
             base: base_url.trim_end_matches('/').to_owned(),
             http,
             creds,
-            tasks: Mutex::new(HashMap::new()),
+            users: Mutex::new(HashMap::new()),
         })
     }
 
-    /// `<app>/<class>/<task>/<leaf>` → the identity fields for the backend.
-    fn identity(&self, key: &str) -> Result<(Value, String), StoreError> {
-        let parts: Vec<&str> = key.rsplitn(2, '/').collect();
-        let (leaf, dir) = match parts.as_slice() {
-            [leaf, dir] => (*leaf, *dir),
-            _ => return Err(StoreError::Permanent(format!("unexpected key {key}"))),
-        };
-        let task = dir.rsplit('/').next().unwrap_or_default();
-        let (app, class, user) = self
-            .tasks
+    /// Who asks for `key`'s task.
+    fn caller(&self, key: &ObjectKey) -> Result<Caller, StoreError> {
+        let task = key.task();
+        let user = self
+            .users
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get(task)
+            .get(&task.task_id)
             .cloned()
-            .ok_or_else(|| StoreError::Permanent(format!("unknown task {task}")))?;
-        let sig = self.creds.get(app, &user).ok_or_else(|| {
+            .ok_or_else(|| StoreError::Permanent(format!("unknown task {}", task.task_id)))?;
+        let sig = self.creds.get(task.sdkappid, &user).ok_or_else(|| {
             StoreError::Permanent(format!(
                 "no UserSig for {user}: Init again so uploads can be authorised"
             ))
         })?;
-        let id = json!({"SdkAppId": app, "ClassId": class, "TaskId": task,
-                        "UserId": user, "UserSig": sig});
-        Ok((id, leaf.to_owned()))
+        Ok(Caller {
+            sdk_app_id: task.sdkappid,
+            class_id: task.class_id,
+            task_id: task.task_id.clone(),
+            user_id: user,
+            user_sig: sig,
+        })
     }
 
-    async fn call(&self, path: &str, body: &Value) -> Result<Value, StoreError> {
+    async fn call<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> Result<T, StoreError> {
         let r = self
             .http
             .post(format!("{}{path}", self.base))
@@ -144,7 +91,9 @@ impl BrokeredStore {
             .map_err(|e| StoreError::Transient(format!("backend answer: {e}")))?;
         let err = &v["Response"]["Error"];
         if status.is_success() && err.is_null() {
-            return Ok(v["Response"].clone());
+            return serde_json::from_value::<Envelope<T>>(v)
+                .map(|e| e.response)
+                .map_err(|e| StoreError::Transient(format!("backend answer: {e}")));
         }
         let msg = format!("backend refused: {} {}", err["Code"], err["Message"]);
         if status.is_server_error() {
@@ -154,15 +103,21 @@ impl BrokeredStore {
         }
     }
 
-    async fn presigned(&self, key: &str) -> Result<(String, Value, String), StoreError> {
-        let (mut id, leaf) = self.identity(key)?;
-        id["Objects"] = json!([leaf]);
-        let r = self.call("/v1/upload/presign", &id).await?;
-        let url = r["Urls"][&leaf]
-            .as_str()
-            .ok_or_else(|| StoreError::Transient("the backend sent no URL".into()))?
-            .to_owned();
-        Ok((url, id, leaf))
+    /// A presigned URL for `key`, and who asked.
+    async fn presigned(&self, key: &ObjectKey) -> Result<(String, Caller), StoreError> {
+        let caller = self.caller(key)?;
+        let leaf = key.leaf().name();
+        let req = PresignRequest {
+            caller,
+            objects: vec![leaf.clone()],
+        };
+        let answer: PresignAnswer = self.call(PRESIGN_PATH, &req).await?;
+        let url = answer
+            .urls
+            .get(&leaf)
+            .cloned()
+            .ok_or_else(|| StoreError::Transient("the backend sent no URL".into()))?;
+        Ok((url, req.caller))
     }
 
     async fn put(
@@ -206,14 +161,19 @@ impl BrokeredStore {
 
 impl ObjectStore for BrokeredStore {
     fn task_known(&self, meta: &TaskMeta) {
-        self.tasks.lock().unwrap_or_else(|e| e.into_inner()).insert(
-            meta.task_id.clone(),
-            (meta.sdkappid, meta.class_id, meta.user_id.clone()),
-        );
+        self.users
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(meta.task_id.clone(), meta.user_id.clone());
     }
 
-    async fn put_file(&self, key: &str, path: &Path, md5: [u8; 16]) -> Result<String, StoreError> {
-        let (url, _, _) = self.presigned(key).await?;
+    async fn put_file(
+        &self,
+        key: &ObjectKey,
+        path: &Path,
+        md5: [u8; 16],
+    ) -> Result<String, StoreError> {
+        let (url, _) = self.presigned(key).await?;
         let file = tokio::fs::File::open(path)
             .await
             .map_err(|e| StoreError::Permanent(format!("reading {}: {e}", path.display())))?;
@@ -224,21 +184,22 @@ impl ObjectStore for BrokeredStore {
 
     async fn put_bytes(
         &self,
-        key: &str,
+        key: &ObjectKey,
         bytes: Vec<u8>,
         content_type: &str,
     ) -> Result<(), StoreError> {
-        let (url, id, leaf) = self.presigned(key).await?;
+        let (url, caller) = self.presigned(key).await?;
         let md5: [u8; 16] = {
             use md5::{Digest, Md5};
             Md5::digest(&bytes).into()
         };
         self.put(&url, bytes.into(), Some(md5), content_type)
             .await?;
-        if leaf == "manifest.json" {
+        if key.leaf() == Leaf::Manifest {
             // The manifest is stored; the backend would also find it by its
             // scan, but being told starts the splice now.
-            if let Err(e) = self.call("/v1/tasks/complete", &id).await {
+            let told: Result<Value, _> = self.call(COMPLETE_PATH, &caller).await;
+            if let Err(e) = told {
                 tracing::warn!(error = %e, "could not tell the backend the task is complete; its scan will find it");
             }
         }

@@ -8,6 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use txcr_storage::TaskPath;
 
 use crate::UploadError;
 
@@ -72,6 +73,17 @@ pub struct TaskMeta {
     pub start_time: u64,
     /// The recording's `DstPath` (slices are named after it).
     pub dst: PathBuf,
+}
+
+impl TaskMeta {
+    /// The task's place in the bucket layout.
+    pub fn task_path(&self) -> TaskPath {
+        TaskPath {
+            sdkappid: self.sdkappid,
+            class_id: self.class_id,
+            task_id: self.task_id.clone(),
+        }
+    }
 }
 
 /// A task's whole record.

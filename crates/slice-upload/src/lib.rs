@@ -7,16 +7,19 @@
 //! jitter, without limit for transient errors; permanent errors mark the task
 //! `upload failed` and retry after a pause), crash recovery (a task that was
 //! recording when the process died gets its remaining slice files re-read, a
-//! torn tail truncated to the last complete FLV tag, and queued), the object
-//! layout, and the [`ObjectStore`] trait with its S3 implementation
+//! torn tail truncated to the last complete FLV tag, and queued), and the
+//! [`ObjectStore`] trait with its S3 implementation
 //! ([`S3Store`], `aws-sdk-s3`: direct, with the school's keys) and its brokered
 //! one ([`BrokeredStore`]: presigned URLs from the backend, authorised by the
 //! teacher's UserSig, so the machine holds no bucket keys).
 //!
-//! Object layout (stable): `<prefix>/<SdkAppId>/<ClassId>/<TaskId>/<seq:04>.flv`
-//! for slices, and `<prefix>/<SdkAppId>/<ClassId>/<TaskId>/manifest.json`
-//! (task, class, user, start time, and every slice's key, bytes, start,
-//! duration and MD5) written after the last slice is confirmed.
+//! Objects go where `txcr-storage`'s layout says (`<prefix>/<SdkAppId>/<ClassId>/<TaskId>/<seq:04>.flv`),
+//! and its `manifest.json` follows the last confirmed slice.
+//!
+//! Files: `queue` (the handle), `schedule` (which job next and what an
+//! outcome does: a pure table), `worker` (retries), `multipart`, `recover`
+//! (start-up recovery), `intake` (the queue's own thread), `journal`,
+//! `store` (S3), `broker` and `creds` (presigned uploads).
 //!
 //! With a store that uploads in parts ([`ObjectStore::uploads_in_parts`]),
 //! slices above `multipart_threshold` (64 MiB) go up in parts of `part_size`
@@ -28,17 +31,28 @@
 //! configured to, and only after its confirmation is durable.
 //!
 //! Does not own: recording (slices arrive through [`UploadQueue::add_slice`]),
-//! nor what `GetState` looks like (the app maps [`TaskStatus`]).
+//! what `GetState` looks like (the app maps [`TaskStatus`]), nor the storage
+//! format (keys, manifest, broker wire, S3 settings: `txcr-storage`).
 
 mod broker;
+mod config;
+mod creds;
+mod intake;
 mod journal;
+mod multipart;
 mod queue;
+mod recover;
+mod schedule;
 mod store;
+mod worker;
 
-pub use broker::{BrokerCreds, BrokeredStore};
+pub use broker::BrokeredStore;
+pub use config::UploadConfig;
+pub use creds::BrokerCreds;
 pub use journal::{Journal, Multipart, SliceRecord, SliceState, TaskMeta, TaskRecord};
-pub use queue::{TaskStatus, UploadConfig, UploadQueue};
-pub use store::{classify, ObjectStore, S3Settings, S3Store, StoreError};
+pub use queue::UploadQueue;
+pub use schedule::{TaskStatus, UploadState};
+pub use store::{ObjectStore, S3Store};
 
 /// What went wrong in the upload queue itself (storage errors are
 /// [`StoreError`] and are retried, not returned).

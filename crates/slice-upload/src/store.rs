@@ -1,36 +1,12 @@
 //! Where slices go: the [`ObjectStore`] trait and the S3 implementation.
+//! Keys come made ([`ObjectKey`]); the layout is `txcr-storage`'s.
 
 use std::future::Future;
 use std::path::Path;
 
-use aws_sdk_s3::config::{
-    Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
-};
-use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use base64::Engine;
-
-/// Why a store operation failed, and whether trying again can help.
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum StoreError {
-    /// Network trouble, time-out, throttling, a 5xx: retry with backoff.
-    #[error("storage unreachable or busy: {0}")]
-    Transient(String),
-    /// Credentials refused, bucket missing, request rejected: needs a fix.
-    #[error("storage refused the upload: {0}")]
-    Permanent(String),
-    /// The multipart upload no longer exists (aborted or expired): start over.
-    #[error("the multipart upload is gone: {0}")]
-    NoSuchUpload(String),
-}
-
-impl StoreError {
-    /// Whether retrying as-is may succeed.
-    pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Transient(_))
-    }
-}
+use txcr_storage::{classify, s3_client, ObjectKey, S3Settings, StoreError};
 
 /// The upload stage: put a file or bytes under a key, verified.
 pub trait ObjectStore: Send + Sync + 'static {
@@ -42,7 +18,7 @@ pub trait ObjectStore: Send + Sync + 'static {
     /// Returns the ETag.
     fn put_file(
         &self,
-        key: &str,
+        key: &ObjectKey,
         path: &Path,
         md5: [u8; 16],
     ) -> impl Future<Output = Result<String, StoreError>> + Send;
@@ -50,7 +26,7 @@ pub trait ObjectStore: Send + Sync + 'static {
     /// Store small bytes (the manifest) at `key`.
     fn put_bytes(
         &self,
-        key: &str,
+        key: &ObjectKey,
         bytes: Vec<u8>,
         content_type: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
@@ -64,7 +40,7 @@ pub trait ObjectStore: Send + Sync + 'static {
     /// Start a multipart upload at `key`; returns its upload id.
     fn create_multipart(
         &self,
-        _key: &str,
+        _key: &ObjectKey,
     ) -> impl Future<Output = Result<String, StoreError>> + Send {
         async { Err(no_parts()) }
     }
@@ -72,7 +48,7 @@ pub trait ObjectStore: Send + Sync + 'static {
     /// Store part `part` (from 1) of an upload; returns its ETag.
     fn upload_part(
         &self,
-        _key: &str,
+        _key: &ObjectKey,
         _upload_id: &str,
         _part: i32,
         _bytes: Vec<u8>,
@@ -84,7 +60,7 @@ pub trait ObjectStore: Send + Sync + 'static {
     /// Join the parts into the object.
     fn complete_multipart(
         &self,
-        _key: &str,
+        _key: &ObjectKey,
         _upload_id: &str,
         _parts: &[(i32, String)],
     ) -> impl Future<Output = Result<String, StoreError>> + Send {
@@ -95,35 +71,6 @@ pub trait ObjectStore: Send + Sync + 'static {
     fn describe(&self) -> String;
 }
 
-/// Settings of an S3-compatible endpoint (AWS S3, MinIO, Ceph, Tencent COS,
-/// SeaweedFS, …).
-#[derive(Clone)]
-pub struct S3Settings {
-    /// `AWS_ENDPOINT_URL`; `None` = AWS.
-    pub endpoint: Option<String>,
-    /// `AWS_REGION`.
-    pub region: String,
-    /// `TXCR_S3_BUCKET`.
-    pub bucket: String,
-    /// Path-style addressing (`TXCR_S3_PATH_STYLE`; default true with an endpoint).
-    pub path_style: bool,
-    /// `AWS_ACCESS_KEY_ID`.
-    pub access_key: String,
-    /// `AWS_SECRET_ACCESS_KEY`.
-    pub secret_key: String,
-}
-
-impl std::fmt::Debug for S3Settings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("S3Settings")
-            .field("endpoint", &self.endpoint)
-            .field("region", &self.region)
-            .field("bucket", &self.bucket)
-            .field("path_style", &self.path_style)
-            .finish_non_exhaustive()
-    }
-}
-
 /// An S3-compatible bucket through `aws-sdk-s3`.
 #[derive(Debug, Clone)]
 pub struct S3Store {
@@ -132,27 +79,11 @@ pub struct S3Store {
 }
 
 impl S3Store {
-    /// A client for these settings. Checksums are sent only where required,
-    /// since some S3-compatible servers reject the SDK's default CRC32.
+    /// A client for these settings (keys under no prefix of its own: the
+    /// queue's layout makes them).
     pub fn new(s: S3Settings) -> Self {
-        let mut b = aws_sdk_s3::Config::builder()
-            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-            .region(Region::new(s.region.clone()))
-            .credentials_provider(Credentials::new(
-                &s.access_key,
-                &s.secret_key,
-                None,
-                None,
-                "txcloudrecord",
-            ))
-            .force_path_style(s.path_style)
-            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
-            .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
-        if let Some(e) = &s.endpoint {
-            b = b.endpoint_url(e);
-        }
         Self {
-            client: aws_sdk_s3::Client::from_conf(b.build()),
+            client: s3_client(&s),
             settings: s,
         }
     }
@@ -187,34 +118,6 @@ impl S3Store {
     }
 }
 
-/// Sort an SDK error into transient (retry), permanent (needs a fix) or a lost upload.
-pub fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R>(e: SdkError<E, R>) -> StoreError
-where
-    R: std::fmt::Debug,
-{
-    match &e {
-        SdkError::ServiceError(se) => {
-            let code = se.err().code().unwrap_or("unknown").to_owned();
-            let msg = se.err().message().unwrap_or("").to_owned();
-            let text = format!("{code} {msg}").trim().to_owned();
-            match code.as_str() {
-                "NoSuchUpload" => StoreError::NoSuchUpload(text),
-                "AccessDenied"
-                | "InvalidAccessKeyId"
-                | "SignatureDoesNotMatch"
-                | "NoSuchBucket"
-                | "NoSuchKey"
-                | "InvalidBucketName"
-                | "AllAccessDisabled"
-                | "AccountProblem" => StoreError::Permanent(text),
-                _ => StoreError::Transient(text),
-            }
-        }
-        SdkError::ConstructionFailure(_) => StoreError::Permanent(format!("{e:?}")),
-        _ => StoreError::Transient(format!("{e}")),
-    }
-}
-
 fn no_parts() -> StoreError {
     StoreError::Permanent("this store does not upload in parts".into())
 }
@@ -245,7 +148,12 @@ impl ObjectStore for S3Store {
         true
     }
 
-    async fn put_file(&self, key: &str, path: &Path, md5: [u8; 16]) -> Result<String, StoreError> {
+    async fn put_file(
+        &self,
+        key: &ObjectKey,
+        path: &Path,
+        md5: [u8; 16],
+    ) -> Result<String, StoreError> {
         let body = ByteStream::from_path(path)
             .await
             .map_err(|e| StoreError::Permanent(format!("reading {}: {e}", path.display())))?;
@@ -253,7 +161,7 @@ impl ObjectStore for S3Store {
             .client
             .put_object()
             .bucket(&self.settings.bucket)
-            .key(key)
+            .key(key.as_str())
             .content_type("video/x-flv")
             .content_md5(base64::engine::general_purpose::STANDARD.encode(md5))
             .body(body)
@@ -265,14 +173,14 @@ impl ObjectStore for S3Store {
 
     async fn put_bytes(
         &self,
-        key: &str,
+        key: &ObjectKey,
         bytes: Vec<u8>,
         content_type: &str,
     ) -> Result<(), StoreError> {
         self.client
             .put_object()
             .bucket(&self.settings.bucket)
-            .key(key)
+            .key(key.as_str())
             .content_type(content_type)
             .body(ByteStream::from(bytes))
             .send()
@@ -281,12 +189,12 @@ impl ObjectStore for S3Store {
             .map_err(classify)
     }
 
-    async fn create_multipart(&self, key: &str) -> Result<String, StoreError> {
+    async fn create_multipart(&self, key: &ObjectKey) -> Result<String, StoreError> {
         let out = self
             .client
             .create_multipart_upload()
             .bucket(&self.settings.bucket)
-            .key(key)
+            .key(key.as_str())
             .content_type("video/x-flv")
             .send()
             .await
@@ -298,7 +206,7 @@ impl ObjectStore for S3Store {
 
     async fn upload_part(
         &self,
-        key: &str,
+        key: &ObjectKey,
         upload_id: &str,
         part: i32,
         bytes: Vec<u8>,
@@ -308,7 +216,7 @@ impl ObjectStore for S3Store {
             .client
             .upload_part()
             .bucket(&self.settings.bucket)
-            .key(key)
+            .key(key.as_str())
             .upload_id(upload_id)
             .part_number(part)
             .content_md5(base64::engine::general_purpose::STANDARD.encode(md5))
@@ -321,7 +229,7 @@ impl ObjectStore for S3Store {
 
     async fn complete_multipart(
         &self,
-        key: &str,
+        key: &ObjectKey,
         upload_id: &str,
         parts: &[(i32, String)],
     ) -> Result<String, StoreError> {
@@ -334,7 +242,7 @@ impl ObjectStore for S3Store {
             .client
             .complete_multipart_upload()
             .bucket(&self.settings.bucket)
-            .key(key)
+            .key(key.as_str())
             .upload_id(upload_id)
             .multipart_upload(
                 CompletedMultipartUpload::builder()

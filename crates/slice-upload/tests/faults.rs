@@ -13,7 +13,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use txcr_slice_upload::{ObjectStore, S3Store, StoreError, UploadConfig, UploadQueue};
+use txcr_slice_upload::{ObjectStore, S3Store, UploadConfig, UploadQueue};
+use txcr_storage::{ObjectKey, StoreError};
 
 /// Every third request refused before it reaches the server, every third one
 /// stored but its answer lost.
@@ -29,7 +30,12 @@ impl Flaky {
 }
 
 impl ObjectStore for Flaky {
-    async fn put_file(&self, key: &str, path: &Path, md5: [u8; 16]) -> Result<String, StoreError> {
+    async fn put_file(
+        &self,
+        key: &ObjectKey,
+        path: &Path,
+        md5: [u8; 16],
+    ) -> Result<String, StoreError> {
         match self.fate() {
             0 => Err(StoreError::Transient("injected: 503 Slow Down".into())),
             1 => {
@@ -41,7 +47,7 @@ impl ObjectStore for Flaky {
             _ => self.inner.put_file(key, path, md5).await,
         }
     }
-    async fn put_bytes(&self, key: &str, bytes: Vec<u8>, ct: &str) -> Result<(), StoreError> {
+    async fn put_bytes(&self, key: &ObjectKey, bytes: Vec<u8>, ct: &str) -> Result<(), StoreError> {
         match self.fate() {
             0 => Err(StoreError::Transient("injected: connection reset".into())),
             _ => self.inner.put_bytes(key, bytes, ct).await,
@@ -50,12 +56,12 @@ impl ObjectStore for Flaky {
     fn uploads_in_parts(&self) -> bool {
         self.inner.uploads_in_parts()
     }
-    async fn create_multipart(&self, key: &str) -> Result<String, StoreError> {
+    async fn create_multipart(&self, key: &ObjectKey) -> Result<String, StoreError> {
         self.inner.create_multipart(key).await
     }
     async fn upload_part(
         &self,
-        key: &str,
+        key: &ObjectKey,
         id: &str,
         part: i32,
         bytes: Vec<u8>,
@@ -65,7 +71,7 @@ impl ObjectStore for Flaky {
     }
     async fn complete_multipart(
         &self,
-        key: &str,
+        key: &ObjectKey,
         id: &str,
         parts: &[(i32, String)],
     ) -> Result<String, StoreError> {
@@ -84,7 +90,7 @@ async fn wait_state(
     let t0 = Instant::now();
     loop {
         let st = q.status();
-        if st.first().is_some_and(|s| s.state == want) || t0.elapsed() > within {
+        if st.first().is_some_and(|s| s.state.as_str() == want) || t0.elapsed() > within {
             return st;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -119,7 +125,7 @@ async fn refused_and_lost_answers_are_retried_and_every_slice_is_stored_once() {
     }
     q.end_task("7-100").unwrap();
     let st = wait_state(&q, "uploaded", Duration::from_secs(60)).await;
-    assert_eq!(st[0].state, "uploaded", "{st:?}");
+    assert_eq!(st[0].state.as_str(), "uploaded", "{st:?}");
     assert!(
         calls.load(Ordering::SeqCst) >= 10,
         "faults were injected and retried"
@@ -169,7 +175,7 @@ async fn a_multipart_upload_gone_while_down_starts_over_and_completes() {
     };
     let q = UploadQueue::start(&dir.path().join("journal"), store(port, SK), cfg).unwrap();
     let status = wait_state(&q, "uploaded", Duration::from_secs(30)).await;
-    assert_eq!(status[0].state, "uploaded", "{status:?}");
+    assert_eq!(status[0].state.as_str(), "uploaded", "{status:?}");
     assert_eq!(get(&st, &key).await, bytes);
     srv.shutdown().await;
 }

@@ -221,17 +221,31 @@ mod tests {
             assert_eq!(l.parse(other), None, "{other}");
         }
         assert_eq!(
-            Layout::new("").parse("1/2/3/manifest.json").map(|k| k.task().to_string()),
+            Layout::new("")
+                .parse("1/2/3/manifest.json")
+                .map(|k| k.task().to_string()),
             Some("1/2/3".into())
         );
     }
 
     #[test]
     fn leaves() {
-        for leaf in [Leaf::Slice(1), Leaf::Slice(123456), Leaf::Manifest, Leaf::Record] {
+        for leaf in [
+            Leaf::Slice(1),
+            Leaf::Slice(123456),
+            Leaf::Manifest,
+            Leaf::Record,
+        ] {
             assert_eq!(Leaf::parse(&leaf.name()), Some(leaf));
         }
-        for bad in ["1.flv", "../0001.flv", "0001.mp4", "00000000001.flv", "abcd.flv", ""] {
+        for bad in [
+            "1.flv",
+            "../0001.flv",
+            "0001.mp4",
+            "00000000001.flv",
+            "abcd.flv",
+            "",
+        ] {
             assert_eq!(Leaf::parse(bad), None, "{bad}");
         }
         assert!(!Leaf::Record.uploadable() && Leaf::Manifest.uploadable());

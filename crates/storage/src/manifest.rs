@@ -89,14 +89,23 @@ mod tests {
         assert_eq!(m.slices[0].duration_ms, 5000);
         assert_eq!(Manifest::parse(&m.to_bytes()).expect("round trip"), m);
         let text = String::from_utf8(m.to_bytes()).expect("utf-8");
-        for field in ["\"TaskId\"", "\"SdkAppId\"", "\"StartMs\"", "\"DurationMs\"", "\"Md5\""] {
+        for field in [
+            "\"TaskId\"",
+            "\"SdkAppId\"",
+            "\"StartMs\"",
+            "\"DurationMs\"",
+            "\"Md5\"",
+        ] {
             assert!(text.contains(field), "{field} in {text}");
         }
     }
 
     #[test]
     fn refuses_unusable_ones() {
-        assert!(matches!(Manifest::parse(b"{}"), Err(ManifestError::Json(_))));
+        assert!(matches!(
+            Manifest::parse(b"{}"),
+            Err(ManifestError::Json(_))
+        ));
         assert!(matches!(
             Manifest::parse(br#"{"TaskId":"../x","SdkAppId":1,"ClassId":2,"UserId":"u","StartTime":0,"Slices":[]}"#),
             Err(ManifestError::TaskId)

@@ -81,7 +81,7 @@ pub struct S3Fields {
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
     /// A key is missing.
-    #[error("TXCR_S3_BUCKET is set but {0} is not")]
+    #[error("a bucket is configured (TXCR_S3_BUCKET) but {0} is not")]
     Missing(&'static str),
 }
 
@@ -174,7 +174,10 @@ mod tests {
             ..S3Fields::default()
         };
         let e = f.settings().expect_err("no secret");
-        assert_eq!(e.to_string(), "TXCR_S3_BUCKET is set but AWS_SECRET_ACCESS_KEY is not");
+        assert_eq!(
+            e.to_string(),
+            "TXCR_S3_BUCKET is set but AWS_SECRET_ACCESS_KEY is not"
+        );
         assert!(S3Fields::default().settings().expect("no bucket").is_none());
     }
 }

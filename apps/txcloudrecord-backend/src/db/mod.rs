@@ -245,4 +245,5 @@ impl Db {
 }
 
 mod outbox;
+pub use outbox::Delivery;
 mod tasks;

@@ -7,6 +7,28 @@ use sqlx::{AssertSqlSafe, Row};
 use super::{now_ms, Db, Outgoing};
 use crate::error::Error;
 
+/// Where a callback is after an attempt (the `outbox.state` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// The receiver took it.
+    Sent,
+    /// Due again later.
+    Pending,
+    /// Given up after `callback_retry`.
+    Abandoned,
+}
+
+impl Delivery {
+    /// The database's word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sent => "sent",
+            Self::Pending => "pending",
+            Self::Abandoned => "abandoned",
+        }
+    }
+}
+
 impl Db {
     /// Register (or replace) an app's callback URL.
     pub async fn set_callback_url(&self, sdkappid: i64, url: &str) -> Result<(), Error> {
@@ -58,7 +80,7 @@ impl Db {
     pub async fn callback_result(
         &self,
         id: &str,
-        state: &str,
+        state: Delivery,
         next_at: i64,
         error: Option<&str>,
     ) -> Result<(), Error> {
@@ -66,7 +88,7 @@ impl Db {
             "UPDATE outbox SET state = $1, next_at = $2, last_error = $3, lease_until = 0,
                     claimed_by = NULL WHERE id = $4",
         )
-        .bind(state)
+        .bind(state.as_str())
         .bind(next_at)
         .bind(error)
         .bind(id)

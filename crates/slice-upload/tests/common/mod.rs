@@ -7,9 +7,9 @@ use std::path::Path;
 use txcr_core::{MediaKind, Packet, VideoConfig};
 use txcr_mux::{FinishedSlice, SliceWriter};
 use txcr_slice_upload::{
-    Journal, Multipart, ObjectStore, S3Settings, S3Store, SliceRecord, SliceState, TaskMeta,
-    TaskRecord,
+    Journal, Multipart, ObjectStore, S3Store, SliceRecord, SliceState, TaskMeta, TaskRecord,
 };
+use txcr_storage::{Layout, Leaf, S3Settings};
 
 pub const AK: &str = "test-access";
 pub const SK: &str = "test-secret";
@@ -162,7 +162,8 @@ pub async fn died_after_part_one(
     let bytes = noise(len, seed);
     let path = dir.join("c_0001.flv");
     std::fs::write(&path, &bytes).unwrap();
-    let key = "1400000000/7/7-100/0001.flv".to_owned();
+    let key = Layout::new("").key(&meta(dir).task_path(), Leaf::Slice(1));
+    assert_eq!(key.as_str(), "1400000000/7/7-100/0001.flv");
     let upload_id = st.create_multipart(&key).await.unwrap();
     let part1 = bytes[..5 << 20].to_vec();
     let etag1 = st
@@ -194,5 +195,5 @@ pub async fn died_after_part_one(
         .unwrap()
         .save(&rec)
         .unwrap();
-    (key, upload_id, bytes)
+    (key.as_str().to_owned(), upload_id, bytes)
 }
