@@ -9,6 +9,7 @@ mod check_windows;
 #[cfg(unix)]
 mod criterion;
 mod demo;
+mod layers;
 mod local;
 mod msrv;
 mod setup;
@@ -20,9 +21,10 @@ use anyhow::{bail, Context};
 const USAGE: &str = "usage: cargo xtask <command>
 
   setup   check (and, as root, install) the Debian/Ubuntu packages the build and tests need
-  test    setup, then the rust-version check, cargo fmt --check, clippy -D warnings,
-          the Windows type-check, and every test
+  test    setup, then the rust-version check, the crate-layer check, cargo fmt --check,
+          clippy -D warnings, the Windows type-check, and every test
   msrv    check the workspace's rust-version covers every locked dependency's
+  layers  check every workspace crate imports only from lower layers (ARCHITECTURE.md)
   check-windows
           cargo check and clippy -D warnings of the whole workspace for
           x86_64-pc-windows-msvc, on this Linux machine (installs Debian's
@@ -49,6 +51,7 @@ fn main() -> anyhow::Result<()> {
         Some("setup") => setup::ensure(),
         Some("test") => test(),
         Some("msrv") => msrv::check(),
+        Some("layers") => layers::check(),
         Some("check-windows") => check_windows::run(&args[1..]),
         Some("demo") => demo::run(&args[1..]),
         #[cfg(unix)]
@@ -92,6 +95,7 @@ pub fn workspace_root() -> std::path::PathBuf {
 fn test() -> anyhow::Result<()> {
     setup::ensure()?;
     msrv::check()?;
+    layers::check()?;
     cargo(&["fmt", "--all", "--check"])?;
     cargo(&[
         "clippy",
