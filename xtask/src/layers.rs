@@ -83,7 +83,13 @@ fn refusal(from: &str, to: &str, dev: bool) -> Option<String> {
 pub fn check() -> anyhow::Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(crate::workspace_root())
         .output()
         .context("running cargo metadata")?;
@@ -114,7 +120,10 @@ pub fn check() -> anyhow::Result<()> {
         let list: Vec<String> = wrong.into_keys().collect();
         bail!("crate layers (ARCHITECTURE.md):\n  {}", list.join("\n  "));
     }
-    println!("==> crate layers: {} crates, no import against the layers", members.len());
+    println!(
+        "==> crate layers: {} crates, no import against the layers",
+        members.len()
+    );
     Ok(())
 }
 

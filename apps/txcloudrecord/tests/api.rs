@@ -1,8 +1,7 @@
 //! The command API over real HTTP: every command, error code, state transition,
 //! and the browser-facing guards.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests
 
-mod util;
+use crate::util;
 
 use std::thread::sleep;
 use std::time::Duration;

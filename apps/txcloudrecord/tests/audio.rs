@@ -2,9 +2,8 @@
 //! window, checked by decoding: frequency, and when the tone starts on the
 //! video timeline.
 #![cfg(target_os = "linux")]
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests
 
-mod util;
+use crate::util;
 
 use std::thread::sleep;
 use std::time::{Duration, Instant};

@@ -1,8 +1,7 @@
 //! The disk running out: recording stops cleanly with -10005 before it is
 //! full, and what was recorded stays playable.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests
 
-mod util;
+use crate::util;
 
 use std::io::Write;
 use std::thread::sleep;

@@ -3,10 +3,9 @@
 //! full disk threshold, an unwritable folder, a real S3 server, a refused
 //! bucket, an unreachable endpoint, a busy port); only the wrong clock comes
 //! from a fake server, since the system clock cannot be moved in a test.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests
 #![cfg(target_os = "linux")]
 
-mod util;
+use crate::util;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;

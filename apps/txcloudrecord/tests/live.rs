@@ -1,9 +1,8 @@
 //! Live progress and preview, through the typed client (`txcr-client`): the
 //! event stream follows a class from start to stop, and the preview shows the
 //! frame being recorded, decoded by ffmpeg.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests
 
-mod util;
+use crate::util;
 
 use std::sync::mpsc;
 use std::thread::sleep;

@@ -3,9 +3,8 @@
 //! answer of the running service validates against it (every documented
 //! code provoked for real), and a property-based fuzz pass over it finds no
 //! 5xx, no hang, no undocumented answer and no dead service.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests
 
-mod util;
+use crate::util;
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
@@ -13,6 +12,7 @@ use std::sync::Mutex;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::{json, Value};
+use util::fuzz::any_json;
 use util::openapi::validator;
 use util::{user_sig, Reply, Svc, APP};
 
@@ -272,37 +272,6 @@ fn x11_codes(c: &Conformance, start: &str) {
 #[cfg(not(target_os = "linux"))]
 fn x11_codes(_c: &Conformance, _start: &str) {}
 
-/// Any JSON value, nested a little.
-fn any_json() -> impl Strategy<Value = Value> {
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::from),
-        any::<i64>().prop_map(Value::from),
-        (-1e12f64..1e12).prop_map(Value::from),
-        ".{0,12}".prop_map(Value::from),
-    ];
-    leaf.prop_recursive(3, 24, 6, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
-            prop::collection::btree_map(field(), inner, 0..6)
-                .prop_map(|m| Value::Object(m.into_iter().collect())),
-        ]
-    })
-}
-
-/// Field names: mostly the contract's, sometimes anything.
-fn field() -> impl Strategy<Value = String> {
-    prop_oneof![
-        4 => prop::sample::select(vec![
-            "SdkAppId", "UserId", "UserSig", "Wnd", "AppProc", "DstPath", "x", "y", "Width",
-            "Height", "VideoFps", "VideoBps", "EnableAudio", "EnableUpload", "SliceTime",
-            "ClassId", "MaxWidth",
-        ])
-        .prop_map(str::to_owned),
-        1 => "[A-Za-z]{0,8}",
-    ]
-}
-
 /// A request: method, command, body, origin.
 fn request() -> impl Strategy<Value = (String, String, Vec<u8>, Option<String>)> {
     let cmds: Vec<String> = txcr_protocol::COMMANDS
@@ -382,108 +351,4 @@ fn fuzzing_the_documented_api_finds_no_5xx_hang_panic_or_undocumented_answer() {
     c.post(&svc, "StopRecord", "");
     let state = c.post(&svc, "GetState", "");
     assert!(state["Record"]["State"].is_string(), "{state}");
-}
-
-/// A backend request: method, path (documented or not), query, body.
-fn backend_request() -> impl Strategy<Value = (String, String, String, Vec<u8>)> {
-    let path = prop_oneof![
-        6 => prop::sample::select(vec![
-            "/v4/ilvb_edu/local_record",
-            "/paas/v1/localrecord/query",
-            "/paas/v1/localrecord/tasks",
-            "/v1/upload/presign",
-            "/v1/tasks/complete",
-            "/play",
-            "/media/1400000000/7/7-1.mp4",
-            "/healthz",
-        ])
-        .prop_map(str::to_owned),
-        1 => "/[a-z0-9/._-]{0,24}",
-    ];
-    let key = prop::sample::select(vec![
-        "sdkappid",
-        "sign",
-        "expire_time",
-        "random",
-        "identifier",
-        "usersig",
-        "class_id",
-        "autoplay",
-    ]);
-    let value = prop_oneof![
-        Just(APP.to_string()),
-        Just("-1".to_owned()),
-        Just(u64::MAX.to_string()),
-        "[a-zA-Z0-9*%_-]{0,12}",
-    ];
-    let query = prop::collection::vec((key, value), 0..5).prop_map(|kv| {
-        kv.iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("&")
-    });
-    let body = prop_oneof![
-        6 => any_json().prop_map(|v| v.to_string().into_bytes()),
-        1 => prop::collection::vec(any::<u8>(), 0..64),
-    ];
-    let method = prop_oneof![
-        6 => Just("POST".to_owned()),
-        3 => Just("GET".to_owned()),
-        1 => prop::sample::select(vec!["PUT", "DELETE", "HEAD"]).prop_map(str::to_owned),
-    ];
-    (method, path, query, body)
-}
-
-#[test]
-fn fuzzing_the_documented_backend_finds_no_5xx_hang_or_undocumented_answer() {
-    let backend = util::backend::Backend::start_embedded(&[]);
-    let mut runner = TestRunner::new(Config {
-        cases: 300,
-        failure_persistence: None,
-        ..Config::default()
-    });
-    let result = runner.run(&backend_request(), |(method, path, query, body)| {
-        let target = if query.is_empty() {
-            path.clone()
-        } else {
-            format!("{path}?{query}")
-        };
-        let body = String::from_utf8_lossy(&body).into_owned();
-        // `request` validates every answer against backend.json (and panics
-        // on an undocumented one, which fails the case).
-        let r = if method == "HEAD" {
-            // No body comes back to validate.
-            let host = format!("127.0.0.1:{}", backend.port);
-            let (status, _, _) =
-                util::raw_bytes(backend.port, "HEAD", &target, &[("Host", &host)], b"");
-            util::Reply {
-                status,
-                head: String::new(),
-                body: String::new(),
-            }
-        } else {
-            backend.request(
-                &method,
-                &target,
-                &[("Content-Type", "application/json")],
-                &body,
-            )
-        };
-        prop_assert!(
-            r.status != 0,
-            "no answer (hang or crash) to {method} {target}"
-        );
-        prop_assert!(
-            r.status < 500,
-            "HTTP {} for {method} {target}: {}",
-            r.status,
-            r.body
-        );
-        Ok(())
-    });
-    if let Err(e) = result {
-        panic!("{e}");
-    }
-    let health = backend.request("GET", "/healthz", &[], "");
-    assert_eq!(health.status, 200, "{}", health.body);
 }

@@ -1,9 +1,8 @@
 //! `txcloudrecord record`: the one-shot command records on its own, shows
 //! progress, stops cleanly on Ctrl-C and uploads what it recorded; the
 //! service writes its log files into the data directory.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests
 
-mod util;
+use crate::util;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,7 +1,6 @@
 //! Real recordings through the HTTP API, checked with ffprobe/ffmpeg.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests
 
-mod util;
+use crate::util;
 
 use std::thread::sleep;
 use std::time::Duration;

@@ -1,8 +1,7 @@
 //! Slices reach a real S3-compatible server while the class is recorded, and
 //! survive the service being killed.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests
 
-mod util;
+use crate::util;
 
 use std::thread::sleep;
 use std::time::{Duration, Instant};

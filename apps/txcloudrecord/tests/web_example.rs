@@ -3,9 +3,8 @@
 //! through tc-record:// (the test then starts it, as the protocol handler
 //! would), then Init, Start, Pause, Resume, a preview and Stop, following the
 //! state through the event stream; it reports what it saw to the test.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests
 
-mod util;
+use crate::util;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -1,9 +1,8 @@
 //! Window capture on a real X server (Xvfb) through the HTTP API, checked by
 //! decoding the recording and comparing it with what the test window painted.
 #![cfg(target_os = "linux")]
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests
 
-mod util;
+use crate::util;
 
 use std::thread::sleep;
 use std::time::Duration;

@@ -1,9 +1,16 @@
-//! Helpers for the end-to-end tests: the real binary on a free port, a raw HTTP
-//! client (so tests control every header), and ffprobe/ffmpeg checks.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // test helpers
+//! Helpers for the end-to-end tests of both apps (and the tools that drive the
+//! same parts): the real binaries on free ports, a raw HTTP client (so tests
+//! control every header), real servers (S3, PostgreSQL, PulseAudio, Xvfb,
+//! Chromium), and ffprobe/ffmpeg checks.
+//!
+//! Owns: starting and stopping those parts for a test. Does not own: any
+//! assertion about the product (the tests make those).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a failed set-up fails the test
+#![allow(missing_debug_implementations)] // handles on child processes; nothing prints them
 
 pub mod backend;
 pub mod browser;
+pub mod fuzz;
 pub mod openapi;
 #[cfg(target_os = "linux")]
 pub mod pg;
@@ -40,9 +47,20 @@ pub struct Svc {
     child: Child,
 }
 
-/// A sibling binary of the workspace (built on demand when a test runs alone).
+/// Where cargo puts the binaries of this build (the test runs from `deps/` below it).
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap();
+    if dir.ends_with("deps") {
+        dir.parent().unwrap().to_owned()
+    } else {
+        dir.to_owned()
+    }
+}
+
+/// A binary of the workspace (built on demand when a test runs alone).
 pub fn workspace_bin(name: &str, package: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_BIN_EXE_txcloudrecord")).with_file_name(name);
+    let p = target_dir().join(name);
     if !p.exists() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let ok = Command::new(cargo)
@@ -55,8 +73,14 @@ pub fn workspace_bin(name: &str, package: &str) -> PathBuf {
     p
 }
 
+/// The local service's binary.
+pub fn bin_path() -> PathBuf {
+    workspace_bin("txcloudrecord", "txcloudrecord")
+}
+
+/// The local service, as a command.
 pub fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_txcloudrecord"))
+    Command::new(bin_path())
 }
 
 impl Svc {

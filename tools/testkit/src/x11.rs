@@ -52,17 +52,7 @@ impl Drop for Xvfb {
 }
 
 fn testwin_path() -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_BIN_EXE_txcloudrecord")).with_file_name("txcr-testwin");
-    if !p.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let ok = Command::new(cargo)
-            .args(["build", "-q", "-p", "txcr-testwin"])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "building txcr-testwin");
-    }
-    p
+    super::workspace_bin("txcr-testwin", "txcr-testwin")
 }
 
 /// A test window; killed (so its window is destroyed) when dropped.
