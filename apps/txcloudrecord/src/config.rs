@@ -428,16 +428,12 @@ impl Config {
     /// Refuse preset/tune/x264 options libx264 refuses now, not at the
     /// first StartRecord.
     fn check_encoder(&self) -> anyhow::Result<()> {
-        let mut s = txcr_encode::EncoderSettings::new(64, 64, 15, 300_000);
-        s.x264 = self.x264.clone();
-        txcr_encode::X264Encoder::new(&s)
-            .map(drop)
-            .with_context(|| {
-                let x = &self.x264;
-                format!(
-                    "x264 settings: preset {:?}, tune {:?}, x264_params {:?}",
-                    x.preset, x.tune, x.params
-                )
-            })
+        self.x264.check().with_context(|| {
+            let x = &self.x264;
+            format!(
+                "x264 settings: preset {:?}, tune {:?}, x264_params {:?}",
+                x.preset, x.tune, x.params
+            )
+        })
     }
 }

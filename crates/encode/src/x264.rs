@@ -8,7 +8,7 @@ use std::ptr;
 use txcr_core::{MediaKind, Packet, VideoConfig, VideoFrame};
 use x264_sys as sys;
 
-use crate::{EncodeError, EncoderSettings, I420Converter, I420Frame, VideoEncoder};
+use crate::{EncodeError, EncoderSettings, I420Converter, I420Frame, VideoEncoder, X264Options};
 
 /// H.264 encoder on libx264: ABR with VBV, no B-frames (so decode order is
 /// presentation order and FLV composition offsets stay zero), AVCC output
@@ -142,6 +142,17 @@ unsafe fn nal_slice<'a>(nals: *const sys::x264_nal_t, n: c_int) -> &'a [sys::x26
 unsafe fn payload(nal: &sys::x264_nal_t) -> &[u8] {
     // SAFETY: guaranteed by the caller.
     unsafe { std::slice::from_raw_parts(nal.p_payload, nal.i_payload.max(0) as usize) }
+}
+
+impl X264Options {
+    /// Whether libx264 takes these options (the preset, the tune and each
+    /// `key=value`), by parsing them into a parameter set as an encoder
+    /// would, without opening one: for checking configuration at start-up.
+    pub fn check(&self) -> Result<(), EncodeError> {
+        let mut s = EncoderSettings::new(64, 64, 15, 300_000);
+        s.x264 = self.clone();
+        params(&s).map(drop)
+    }
 }
 
 impl X264Encoder {
@@ -338,6 +349,22 @@ impl Drop for X264Encoder {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn options_are_checked_without_an_encoder() {
+        let good = X264Options::default();
+        assert!(good.check().is_ok());
+        let bad_preset = X264Options {
+            preset: "warp".into(),
+            ..good.clone()
+        };
+        assert!(bad_preset.check().is_err());
+        let bad_param = X264Options {
+            params: Some("no-such-option=1".into()),
+            ..good
+        };
+        assert!(bad_param.check().is_err());
+    }
 
     fn frame(w: u32, h: u32, i: u32) -> VideoFrame {
         let mut f = VideoFrame::new(w, h);
