@@ -18,7 +18,7 @@ use txcr_storage::{Leaf, TaskPath};
 use crate::ctx::Ctx;
 use crate::db::now_ms;
 use crate::jobs;
-use crate::reply::{api_error, json_body, json_resp, request_id, Resp};
+use crate::reply::{api_error, json_body, request_id, typed_resp, Resp};
 
 /// How long a presigned URL stays valid.
 const URL_TTL: Duration = Duration::from_secs(15 * 60);
@@ -80,10 +80,7 @@ fn unavailable(e: &dyn std::fmt::Display) -> Resp {
 }
 
 fn answer(a: impl Serialize) -> Resp {
-    match serde_json::to_value(Envelope { response: a }) {
-        Ok(v) => json_resp(StatusCode::OK, &v),
-        Err(e) => unavailable(&e),
-    }
+    typed_resp(StatusCode::OK, &Envelope { response: a })
 }
 
 /// Presigned PUT URLs for objects of the caller's own task.

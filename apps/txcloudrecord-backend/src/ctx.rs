@@ -1,12 +1,12 @@
 //! The handles every part of the backend shares (passed, never global).
 
-use serde_json::json;
 use tokio::sync::Notify;
 
 use crate::config::Config;
 use crate::db::{now_ms, Db, Record};
 use crate::metrics::Metrics;
 use crate::storage::Storage;
+use crate::wire::{Callback, RecordInfo};
 
 /// Shared state of one backend instance.
 #[derive(Debug)]
@@ -51,26 +51,28 @@ impl Ctx {
     }
 
     /// The contract's record fields (callback and query list).
-    pub fn record_json(&self, r: &Record) -> serde_json::Value {
-        json!({
-            "RoomId": r.class_id,
-            "UserId": r.user_id,
-            "TaskId": r.task_id,
-            "StartTime": r.start_time,
-            "SplicTime": r.splice_time,
-            "VideoOutputType": "mp4",
-            "VideoOutputId": video_output_id(r),
-            "VideoOutputUrl": self.media_url(r),
-            "VideoOutputSize": r.video_size,
-            "VideoOutputDuration": r.duration_ms,
-        })
+    pub fn record_info(&self, r: &Record) -> RecordInfo {
+        RecordInfo {
+            room_id: r.class_id,
+            user_id: r.user_id.clone(),
+            task_id: r.task_id.clone(),
+            start_time: r.start_time,
+            splic_time: r.splice_time,
+            video_output_type: "mp4",
+            video_output_id: video_output_id(r),
+            video_output_url: self.media_url(r),
+            video_output_size: r.video_size,
+            video_output_duration: r.duration_ms,
+        }
     }
 
     /// The callback body: the record fields plus SdkAppId.
     pub fn callback_body(&self, r: &Record) -> String {
-        let mut v = self.record_json(r);
-        v["SdkAppId"] = json!(r.sdkappid);
-        v.to_string()
+        let body = Callback {
+            record: self.record_info(r),
+            sdk_app_id: r.sdkappid,
+        };
+        serde_json::to_string(&body).unwrap_or_default()
     }
 }
 

@@ -24,6 +24,7 @@ mod page;
 mod query;
 mod reply;
 mod storage;
+mod wire;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 
 use crate::ctx::Ctx;
 use crate::db::{now_ms, RecordFilter};
-use crate::reply::{api_error, json_body, json_resp, query_map, request_id, Resp};
+use crate::reply::{api_error, json_body, json_resp, query_map, request_id, typed_resp, Resp};
+use crate::wire::{QueryAnswer, RecordInfo, TaskInfo, TasksAnswer};
 
 /// `RegisteredCallback`: the admin identifier's UserSig stores the app's callback URL.
 pub async fn register_callback(req: Request<Incoming>, ctx: &Ctx) -> Resp {
@@ -71,9 +72,15 @@ pub async fn register_callback(req: Request<Incoming>, ctx: &Ctx) -> Resp {
 
 /// Query API error codes (README): 0 ok.
 fn query_error(code: i64, msg: &str) -> Resp {
-    json_resp(
+    typed_resp(
         StatusCode::OK,
-        &json!({"error_code": code, "error_msg": msg, "finish": true, "total": 0, "record_info_list": []}),
+        &QueryAnswer {
+            error_code: code,
+            error_msg: msg.to_owned(),
+            finish: true,
+            total: 0,
+            record_info_list: Vec::new(),
+        },
     )
 }
 
@@ -137,12 +144,17 @@ pub async fn query(req: Request<Incoming>, ctx: &Ctx) -> Resp {
     };
     match ctx.db.records(&filter).await {
         Ok((recs, total)) => {
-            let list: Vec<Value> = recs.iter().map(|r| ctx.record_json(r)).collect();
+            let list: Vec<RecordInfo> = recs.iter().map(|r| ctx.record_info(r)).collect();
             let finish = offset + list.len() as i64 >= total;
-            json_resp(
+            typed_resp(
                 StatusCode::OK,
-                &json!({"error_code": 0, "error_msg": "", "finish": finish, "total": total,
-                        "record_info_list": list}),
+                &QueryAnswer {
+                    error_code: 0,
+                    error_msg: String::new(),
+                    finish,
+                    total,
+                    record_info_list: list,
+                },
             )
         }
         Err(e) => query_error(10005, &format!("the index is unavailable: {e}")),
@@ -161,15 +173,22 @@ pub async fn tasks(req: Request<Incoming>, ctx: &Ctx) -> Resp {
     };
     match ctx.db.class_tasks(app_id as i64, class_id).await {
         Ok(list) => {
-            let list: Vec<Value> = list
+            let task_list = list
                 .into_iter()
-                .map(|(task, user, state, error)| {
-                    json!({"TaskId": task, "UserId": user, "State": state, "Error": error})
+                .map(|(task_id, user_id, state, error)| TaskInfo {
+                    task_id,
+                    user_id,
+                    state,
+                    error,
                 })
                 .collect();
-            json_resp(
+            typed_resp(
                 StatusCode::OK,
-                &json!({"error_code": 0, "error_msg": "", "task_list": list}),
+                &TasksAnswer {
+                    error_code: 0,
+                    error_msg: String::new(),
+                    task_list,
+                },
             )
         }
         Err(e) => query_error(10005, &format!("the index is unavailable: {e}")),

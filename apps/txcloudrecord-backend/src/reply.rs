@@ -33,6 +33,18 @@ pub fn json_resp(status: StatusCode, v: &Value) -> Resp {
     respond(status, "application/json", v.to_string())
 }
 
+/// A JSON answer from a typed value.
+pub fn typed_resp(status: StatusCode, v: &impl serde::Serialize) -> Resp {
+    match serde_json::to_string(v) {
+        Ok(body) => respond(status, "application/json", body),
+        Err(e) => api_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            &e.to_string(),
+        ),
+    }
+}
+
 /// A Tencent-Cloud-style error envelope.
 pub fn api_error(status: StatusCode, code: &str, msg: &str) -> Resp {
     json_resp(

@@ -3,9 +3,8 @@
 //! lost after the object was stored (the process dying between the upload and
 //! the journal update looks the same to the queue). Plus a multipart upload
 //! that vanished while the process was down, and the aging of finished tasks.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};

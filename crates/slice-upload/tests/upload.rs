@@ -1,8 +1,7 @@
 //! The upload queue against a real S3-compatible server (s3s-fs, signatures
 //! checked), read back with the SDK client.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
