@@ -3,8 +3,9 @@
 
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender};
+use std::sync::Arc;
 
-use crate::queue::UploadQueue;
+use crate::shared::Inner;
 
 /// Work handed to the intake thread, in order.
 pub(crate) enum Intake {
@@ -20,8 +21,8 @@ pub(crate) enum Intake {
     End { task: String },
 }
 
-/// Start the thread working through what `queue`'s sender hands over.
-pub(crate) fn start(queue: UploadQueue, rx: Receiver<Intake>) -> std::io::Result<()> {
+/// Start the thread working through what the sender hands over.
+pub(crate) fn start(queue: Arc<Inner>, rx: Receiver<Intake>) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name("txcr-upload-intake".into())
         .spawn(move || {

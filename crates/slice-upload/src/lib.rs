@@ -16,7 +16,8 @@
 //! Objects go where `txcr-storage`'s layout says (`<prefix>/<SdkAppId>/<ClassId>/<TaskId>/<seq:04>.flv`),
 //! and its `manifest.json` follows the last confirmed slice.
 //!
-//! Files: `queue` (the handle), `schedule` (which job next and what an
+//! Files: `queue` (the handle), `shared` (journal and table behind one
+//! lock, what each event does to them), `schedule` (which job next and what an
 //! outcome does: a pure table), `worker` (retries), `multipart`, `recover`
 //! (start-up recovery), `intake` (the queue's own thread), `journal`,
 //! `store` (S3), `broker` and `creds` (presigned uploads).
@@ -43,6 +44,7 @@ mod multipart;
 mod queue;
 mod recover;
 mod schedule;
+mod shared;
 mod store;
 mod worker;
 

@@ -9,7 +9,7 @@ use md5::{Digest, Md5};
 use txcr_storage::{ObjectKey, StoreError};
 
 use crate::journal::Multipart;
-use crate::queue::Inner;
+use crate::shared::Inner;
 use crate::store::ObjectStore;
 
 /// Store `path` (`size` bytes) at `key` in parts of `part_size`.

@@ -10,8 +10,8 @@ use backon::{ExponentialBuilder, Retryable};
 use txcr_storage::StoreError;
 
 use crate::multipart::put_multipart;
-use crate::queue::Inner;
 use crate::schedule::Job;
+use crate::shared::Inner;
 use crate::store::ObjectStore;
 
 /// Upload until the runtime ends.
