@@ -3,7 +3,9 @@
 //! Owns: finding what to record and grabbing its current pixels into a
 //! [`VideoFrame`], cropped to the requested [`Region`], or lending them without
 //! a copy ([`FrameSource::grab_view`]: the X11 backend lends its shared-memory
-//! image). Backends: [`TestPattern`]
+//! image), reading only what changed ([`FrameSource::grab_changes`]: the X11
+//! backend follows the DAMAGE extension; [`changed_rows`] is the shared rule).
+//! Backends: [`TestPattern`]
 //! (a synthetic moving, time-stamped picture, for demos, tests and benches) and
 //! [`x11::X11Source`] (a window by XID or process name, through Composite and
 //! MIT-SHM; Linux). The Windows backend (`windows-capture`) sits behind
@@ -46,6 +48,7 @@
 //! ```
 
 pub mod audio;
+mod damage;
 mod look;
 mod pattern;
 mod pick;
@@ -57,6 +60,7 @@ pub mod windows;
 #[cfg(target_os = "linux")]
 pub mod x11;
 
+pub use damage::{changed_rows, every_row, Rect};
 pub use look::{settle, Changeable, Look, OS_DEFAULT};
 pub use pattern::{decode_stamp, Scene, TestPattern, STAMP_BITS, STAMP_CELL};
 pub use platform::{open_window, WindowOptions, WindowTarget};
@@ -87,6 +91,21 @@ pub trait FrameSource: Send {
         self.grab(scratch)?;
         use_it(scratch.view());
         Ok(true)
+    }
+
+    /// Like [`FrameSource::grab_view`], reading only what changed: lends the
+    /// whole current picture with the rows (from 0, merged, in order) in
+    /// which it differs from the picture lent by the previous call (the first
+    /// call: every row). Returns `false`, without calling `use_it`, when
+    /// nothing changed: the caller keeps showing what it has. The default
+    /// reads everything every time.
+    fn grab_changes(
+        &mut self,
+        scratch: &mut VideoFrame,
+        use_it: &mut dyn FnMut(FrameRef<'_>, &[std::ops::Range<u32>]),
+    ) -> Result<bool, CaptureError> {
+        let rows = [every_row(self.size().1)];
+        self.grab_view(scratch, &mut |view| use_it(view, &rows))
     }
 
     /// The cursor and capture border the recording gets, where the backend

@@ -66,6 +66,20 @@ impl I420Converter {
 /// Convert the top-left of `frame` into `out` (its size says how much; its
 /// `pts` is left alone): for callers that keep their own pool of pictures.
 pub fn convert_into(frame: FrameRef<'_>, out: &mut I420Frame) -> Result<(), EncodeError> {
+    let h = out.height;
+    convert_rows_into(frame, out, 0..h)
+}
+
+/// Convert only `rows` of `frame` into the same rows of `out`, leaving the
+/// others as they are: for a picture of which only some rows changed. The
+/// range is widened to even rows (a chroma row covers two) and cut to the
+/// picture; the rows converted are bit for bit what [`convert_into`] makes
+/// of them.
+pub fn convert_rows_into(
+    frame: FrameRef<'_>,
+    out: &mut I420Frame,
+    rows: std::ops::Range<u32>,
+) -> Result<(), EncodeError> {
     let (w, h) = (out.width, out.height);
     let needed = frame.stride * (frame.height as usize).saturating_sub(1) + w as usize * 4;
     if frame.width < w || frame.height < h || frame.data.len() < needed {
@@ -76,19 +90,25 @@ pub fn convert_into(frame: FrameRef<'_>, out: &mut I420Frame) -> Result<(), Enco
             want_h: h,
         });
     }
+    let (top, bottom) = (rows.start & !1, (rows.end.saturating_add(1) & !1).min(h));
+    if top >= bottom {
+        return Ok(());
+    }
+    let (luma, chroma) = (w as usize, w as usize / 2);
+    let (t, b) = (top as usize, bottom as usize);
     let mut planar = YuvPlanarImageMut {
-        y_plane: BufferStoreMut::Borrowed(&mut out.y),
+        y_plane: BufferStoreMut::Borrowed(&mut out.y[t * luma..b * luma]),
         y_stride: w,
-        u_plane: BufferStoreMut::Borrowed(&mut out.u),
+        u_plane: BufferStoreMut::Borrowed(&mut out.u[t / 2 * chroma..b / 2 * chroma]),
         u_stride: w / 2,
-        v_plane: BufferStoreMut::Borrowed(&mut out.v),
+        v_plane: BufferStoreMut::Borrowed(&mut out.v[t / 2 * chroma..b / 2 * chroma]),
         v_stride: w / 2,
         width: w,
-        height: h,
+        height: bottom - top,
     };
     bgra_to_yuv420(
         &mut planar,
-        frame.data,
+        &frame.data[t * frame.stride..],
         frame.stride as u32,
         YuvRange::Limited,
         YuvStandardMatrix::Bt709,
@@ -136,6 +156,35 @@ mod tests {
                 "grey {g}: Y={y}, want {want:.2}"
             );
         }
+    }
+
+    #[test]
+    fn rows_converted_alone_are_bit_for_bit_a_whole_conversion() {
+        let (w, h) = (70u32, 40u32);
+        let mut src = VideoFrame::new(w + 3, h + 1);
+        let mut seed = 7u32;
+        for b in src.data.iter_mut() {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            *b = (seed >> 16) as u8;
+        }
+        let mut whole = I420Frame::new(w, h);
+        convert_into(src.view(), &mut whole).unwrap();
+        // Rows converted piecewise, odd edges included, over a stale picture.
+        let mut parts = I420Frame::new(w, h);
+        for rows in [0..3, 3..4, 5..17, 17..17, 16..33, 33..40, 39..99] {
+            convert_rows_into(src.view(), &mut parts, rows).unwrap();
+        }
+        assert!(whole.y == parts.y && whole.u == parts.u && whole.v == parts.v);
+        // Only the rows asked for change.
+        let mut one = I420Frame::new(w, h);
+        convert_rows_into(src.view(), &mut one, 10..12).unwrap();
+        let row = w as usize;
+        assert_eq!(one.y[10 * row..12 * row], whole.y[10 * row..12 * row]);
+        assert!(one.y[..10 * row]
+            .iter()
+            .chain(&one.y[12 * row..])
+            .all(|&y| y == 0));
+        assert!(one.u[..5 * row / 2].iter().all(|&u| u == 128));
     }
 
     #[test]

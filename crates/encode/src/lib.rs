@@ -40,7 +40,7 @@ mod thumbnail;
 mod x264;
 
 pub use aac::{AacEncoder, AudioEncoder};
-pub use convert::{convert_into, I420Converter, I420Frame};
+pub use convert::{convert_into, convert_rows_into, I420Converter, I420Frame};
 pub use settings::{auto_bitrate, EncoderSettings, X264Options, SCREEN_PARAMS};
 pub use thumbnail::{thumbnail, thumbnail_size, Thumbnail};
 pub use x264::X264Encoder;

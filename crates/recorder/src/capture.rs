@@ -1,7 +1,8 @@
 //! The capture thread: frames grabbed on the steady schedule, stamped from
 //! the timeline, converted to I420 and handed to the encoder without ever
-//! waiting for it; previews made from the next frame (or, while paused, one
-//! grabbed for them).
+//! waiting for it; only what changed is read and converted, and an unchanged
+//! picture is sent only when [`Hold`] says so; previews made from the next
+//! frame (or, while paused, one grabbed for them).
 
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
@@ -9,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use txcr_capture::FrameSource;
 use txcr_core::VideoFrame;
-use txcr_encode::{convert_into, thumbnail, I420Frame};
+use txcr_encode::{convert_into, convert_rows_into, thumbnail, I420Frame};
 
+use crate::changes::{Hold, Picture, Versions};
 use crate::priority::lower_priority;
 use crate::shared::Shared;
 use crate::sync::lock;
@@ -22,12 +24,16 @@ use crate::sync::lock;
 pub(crate) const QUEUE: usize = 2;
 
 /// Grab and convert frames on a steady clock until stopped; hand them over
-/// without ever waiting for the encoder.
+/// without ever waiting for the encoder. Only what changed is read and
+/// converted; a tick whose picture did not change sends nothing, unless the
+/// [`Hold`] says a frame is due (then the freshest pooled picture goes as it
+/// is).
 pub(crate) fn capture_loop(
     sh: &Shared,
     mut source: Box<dyn FrameSource>,
-    tx: SyncSender<I420Frame>,
-    recycled: Receiver<I420Frame>,
+    slice: Duration,
+    tx: SyncSender<Picture>,
+    recycled: Receiver<Picture>,
 ) {
     lower_priority();
     let (w, h) = source.size();
@@ -35,59 +41,33 @@ pub(crate) fn capture_loop(
     // into again and again (its pages are only touched if it is used).
     let mut grabbed = VideoFrame::new(w, h);
     // QUEUE in the channel, one in the encoder, one being converted.
-    let mut spare: Vec<I420Frame> = (0..QUEUE + 2).map(|_| I420Frame::new(w, h)).collect();
+    let mut spare: Vec<Picture> = (0..QUEUE + 2)
+        .map(|_| Picture {
+            frame: I420Frame::new(w, h),
+            version: 0,
+        })
+        .collect();
+    let mut versions = Versions::new(h & !1);
+    let mut hold = Hold::new(slice);
+    let mut last_tick = None;
     loop {
-        // Wait for the next tick, or for pause/stop. The tick is stamped and
-        // the schedule moved on under the lock, so a pause asked from now on
-        // takes effect at the tick after this one.
-        let mut ctl = lock(&sh.ctl);
-        let (pts, preview) = loop {
-            if ctl.stop {
-                return;
-            }
-            let tick = ctl.pacer.next();
-            if ctl.timeline.is_paused() {
-                if let Some(max_width) = ctl.preview.take() {
-                    let pts = ctl.timeline.media_time(Instant::now());
-                    drop(ctl);
-                    paused_preview(
-                        sh,
-                        source.as_mut(),
-                        &mut grabbed,
-                        &mut spare,
-                        pts,
-                        max_width,
-                    );
-                    ctl = lock(&sh.ctl);
-                    continue;
+        let Some((pts, preview)) = next_tick(sh, source.as_mut(), &mut grabbed, &mut spare) else {
+            // The last picture stays up to the end: a frame at the last tick.
+            if let Some(pts) = last_tick.filter(|t| hold.last() < Some(*t)) {
+                spare.extend(recycled.try_iter());
+                if let Some(mut pic) = take_freshest(&mut spare) {
+                    if bring_up_to_date(source.as_mut(), &mut grabbed, &mut pic, &versions).is_ok()
+                    {
+                        pic.frame.pts = pts;
+                        let _ = tx.try_send(pic);
+                    }
                 }
-                ctl = sh.wake.wait(ctl).unwrap_or_else(|e| e.into_inner());
-                continue;
             }
-            let now = Instant::now();
-            if now >= tick && ctl.timeline.has_ended_at(tick) {
-                // The limit is reached (the last frame has had its time):
-                // end as a stop would.
-                ctl.stop = true;
-                drop(ctl);
-                sh.wake.notify_all();
-                return;
-            }
-            if now >= tick {
-                let missed = ctl.pacer.take(now);
-                sh.dropped.fetch_add(missed, Ordering::Relaxed);
-                break (ctl.timeline.media_time(tick), ctl.preview.take());
-            }
-            ctl = sh
-                .wake
-                .wait_timeout(ctl, tick - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            return;
         };
-        drop(ctl);
-
+        last_tick = Some(pts);
         spare.extend(recycled.try_iter());
-        let Some(mut frame) = spare.pop() else {
+        let Some(mut pic) = take_freshest(&mut spare) else {
             sh.dropped.fetch_add(1, Ordering::Relaxed);
             // The preview waits for the next frame taken.
             if preview.is_some() {
@@ -96,24 +76,150 @@ pub(crate) fn capture_loop(
             continue;
         };
         grabbed.pts = pts;
-        if let Err(e) = grab_into(source.as_mut(), &mut grabbed, &mut frame) {
+        let changed =
+            match grab_changes_into(source.as_mut(), &mut grabbed, &mut pic, &mut versions) {
+                Ok(c) => c,
+                Err(e) => {
+                    sh.fail(format!("capture: {e}"));
+                    return;
+                }
+            };
+        if !changed && !hold.due(pts) {
+            sh.unchanged.fetch_add(1, Ordering::Relaxed);
+            if let Some(max_width) = preview {
+                let made = bring_up_to_date(source.as_mut(), &mut grabbed, &mut pic, &versions)
+                    .and_then(|()| thumbnail(&pic.frame, max_width).map_err(|e| e.to_string()));
+                sh.preview.publish(made);
+            }
+            spare.push(pic);
+            continue;
+        }
+        if let Err(e) = bring_up_to_date(source.as_mut(), &mut grabbed, &mut pic, &versions) {
             sh.fail(format!("capture: {e}"));
             return;
         }
-        frame.pts = pts;
+        pic.frame.pts = pts;
         if let Some(max_width) = preview {
             sh.preview
-                .publish(thumbnail(&frame, max_width).map_err(|e| e.to_string()));
+                .publish(thumbnail(&pic.frame, max_width).map_err(|e| e.to_string()));
         }
-        match tx.try_send(frame) {
-            Ok(()) => {}
-            Err(TrySendError::Full(f)) => {
+        match tx.try_send(pic) {
+            Ok(()) => hold.sent(pts),
+            Err(TrySendError::Full(p)) => {
                 sh.dropped.fetch_add(1, Ordering::Relaxed);
-                spare.push(f);
+                spare.push(p);
             }
             Err(TrySendError::Disconnected(_)) => return,
         }
     }
+}
+
+/// Wait for the next tick, or for pause/stop: its recorded time and the
+/// preview asked for, `None` once stopped. The tick is stamped and the
+/// schedule moved on under the lock, so a pause asked from now on takes
+/// effect at the tick after this one.
+fn next_tick(
+    sh: &Shared,
+    source: &mut dyn FrameSource,
+    grabbed: &mut VideoFrame,
+    spare: &mut Vec<Picture>,
+) -> Option<(Duration, Option<u32>)> {
+    let mut ctl = lock(&sh.ctl);
+    loop {
+        if ctl.stop {
+            return None;
+        }
+        let tick = ctl.pacer.next();
+        if ctl.timeline.is_paused() {
+            if let Some(max_width) = ctl.preview.take() {
+                let pts = ctl.timeline.media_time(Instant::now());
+                drop(ctl);
+                paused_preview(sh, source, grabbed, spare, pts, max_width);
+                ctl = lock(&sh.ctl);
+                continue;
+            }
+            ctl = sh.wake.wait(ctl).unwrap_or_else(|e| e.into_inner());
+            continue;
+        }
+        let now = Instant::now();
+        if now >= tick && ctl.timeline.has_ended_at(tick) {
+            // The limit is reached (the last frame has had its time):
+            // end as a stop would.
+            ctl.stop = true;
+            drop(ctl);
+            sh.wake.notify_all();
+            return None;
+        }
+        if now >= tick {
+            let missed = ctl.pacer.take(now);
+            sh.dropped.fetch_add(missed, Ordering::Relaxed);
+            return Some((ctl.timeline.media_time(tick), ctl.preview.take()));
+        }
+        ctl = sh
+            .wake
+            .wait_timeout(ctl, tick - now)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+    }
+}
+
+/// The pooled picture closest to the source's (the fewest rows to convert;
+/// often none, for a repeat).
+fn take_freshest(spare: &mut Vec<Picture>) -> Option<Picture> {
+    let i = (0..spare.len()).max_by_key(|&i| spare[i].version)?;
+    Some(spare.swap_remove(i))
+}
+
+/// Read what changed in the source and bring `pic` up to its new version;
+/// whether anything changed.
+fn grab_changes_into(
+    source: &mut dyn FrameSource,
+    grabbed: &mut VideoFrame,
+    pic: &mut Picture,
+    versions: &mut Versions,
+) -> Result<bool, String> {
+    let mut converted = Ok(());
+    let had = pic.version;
+    let changed = source
+        .grab_changes(grabbed, &mut |view, rows| {
+            pic.version = versions.changed(rows);
+            for r in versions.missing(had) {
+                if converted.is_ok() {
+                    converted = convert_rows_into(view, &mut pic.frame, r);
+                }
+            }
+        })
+        .map_err(|e| e.to_string())?;
+    converted.map_err(|e| e.to_string())?;
+    Ok(changed)
+}
+
+/// Make `pic` the source's current picture when it is older (a pooled
+/// picture that missed changes while it was away): its missing rows from a
+/// full read.
+fn bring_up_to_date(
+    source: &mut dyn FrameSource,
+    grabbed: &mut VideoFrame,
+    pic: &mut Picture,
+    versions: &Versions,
+) -> Result<(), String> {
+    let missing = versions.missing(pic.version);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let mut converted = Ok(());
+    source
+        .grab_view(grabbed, &mut |view| {
+            for r in &missing {
+                if converted.is_ok() {
+                    converted = convert_rows_into(view, &mut pic.frame, r.clone());
+                }
+            }
+        })
+        .map_err(|e| e.to_string())?;
+    converted.map_err(|e| e.to_string())?;
+    pic.version = versions.current();
+    Ok(())
 }
 
 /// While paused: grab one picture just for a preview, recording nothing.
@@ -121,17 +227,20 @@ fn paused_preview(
     sh: &Shared,
     source: &mut dyn FrameSource,
     grabbed: &mut VideoFrame,
-    spare: &mut Vec<I420Frame>,
+    spare: &mut Vec<Picture>,
     pts: Duration,
     max_width: u32,
 ) {
     let (w, h) = source.size();
-    let mut frame = spare.pop().unwrap_or_else(|| I420Frame::new(w, h));
+    let mut frame = spare
+        .pop()
+        .map_or_else(|| I420Frame::new(w, h), |p| p.frame);
     frame.pts = pts;
     let made = grab_into(source, grabbed, &mut frame)
         .and_then(|()| thumbnail(&frame, max_width).map_err(|e| e.to_string()));
     sh.preview.publish(made);
-    spare.push(frame);
+    // Its version is unknown now: redone whole when next used.
+    spare.push(Picture { frame, version: 0 });
 }
 
 /// Grab the source's picture and convert it into `frame`: straight from what

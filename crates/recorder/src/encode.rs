@@ -6,9 +6,10 @@ use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::time::Duration;
 
 use txcr_core::Packet;
-use txcr_encode::{I420Frame, VideoEncoder};
+use txcr_encode::VideoEncoder;
 use txcr_mux::{CutPlanner, Interleaver, SliceWriter};
 
+use crate::changes::Picture;
 use crate::disk::DiskGuard;
 use crate::priority::lower_priority;
 use crate::shared::Shared;
@@ -23,9 +24,9 @@ pub(crate) struct EncodeStage {
     pub(crate) writer: SliceWriter,
     pub(crate) slice_ms: u64,
     /// Captured frames in.
-    pub(crate) frames: Receiver<I420Frame>,
+    pub(crate) frames: Receiver<Picture>,
     /// Frame buffers back to the capture thread.
-    pub(crate) recycle: mpsc::Sender<I420Frame>,
+    pub(crate) recycle: mpsc::Sender<Picture>,
     /// AAC packets from the audio thread, when there is sound.
     pub(crate) audio: Option<Receiver<Packet>>,
     pub(crate) disk: DiskGuard,
@@ -85,14 +86,15 @@ pub(crate) fn encode_loop(sh: &Shared, stage: EncodeStage) {
     };
     let mut next_disk_check = Duration::ZERO;
     let mut run = || -> Result<(), RecordError> {
-        for frame in rx.iter() {
+        for pic in rx.iter() {
+            let frame = &pic.frame;
             if frame.pts >= next_disk_check {
                 disk.check()?;
                 next_disk_check = frame.pts + Duration::from_secs(1);
             }
             let force = planner.force_keyframe(frame.pts.as_millis() as u64);
-            let r = enc.encode_i420(&frame, force, &mut packets);
-            let _ = back.send(frame);
+            let r = enc.encode_i420(frame, force, &mut packets);
+            let _ = back.send(pic);
             r?;
             packets.drain(..).for_each(|p| il.push(p));
             take_audio(&mut il, false);

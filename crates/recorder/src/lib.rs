@@ -33,6 +33,7 @@
 
 mod audio;
 mod capture;
+mod changes;
 mod codecs;
 mod disk;
 mod encode;

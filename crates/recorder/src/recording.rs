@@ -9,11 +9,12 @@ use std::time::{Duration, Instant};
 
 use txcr_capture::FrameSource;
 use txcr_core::Timeline;
-use txcr_encode::{auto_bitrate, EncoderSettings, I420Frame, Thumbnail};
+use txcr_encode::{auto_bitrate, EncoderSettings, Thumbnail};
 use txcr_mux::SliceWriter;
 
 use crate::audio::{audio_loop, start_audio};
 use crate::capture::{capture_loop, QUEUE};
+use crate::changes::Picture;
 use crate::disk::DiskGuard;
 use crate::encode::{encode_loop, EncodeStage};
 use crate::pacing::Pacer;
@@ -81,6 +82,7 @@ impl Recording {
             started: now,
             frames: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
+            unchanged: AtomicU64::new(0),
             slices: Mutex::new(Vec::new()),
             failure: Mutex::new(None),
             audio: Mutex::new(Sound::Off),
@@ -123,9 +125,10 @@ impl Recording {
             }
             None => None,
         };
-        let (tx, rx) = mpsc::sync_channel::<I420Frame>(QUEUE);
-        let (back_tx, back_rx) = mpsc::channel::<I420Frame>();
+        let (tx, rx) = mpsc::sync_channel::<Picture>(QUEUE);
+        let (back_tx, back_rx) = mpsc::channel::<Picture>();
         let slice_ms = u64::from(spec.slice_secs) * 1000;
+        let slice = Duration::from_millis(slice_ms);
         let s = shared.clone();
         let encode = spawn(
             "txcr-encode",
@@ -147,7 +150,7 @@ impl Recording {
         let s = shared.clone();
         let capture = spawn(
             "txcr-capture",
-            Box::new(move || capture_loop(&s, source, tx, back_rx)),
+            Box::new(move || capture_loop(&s, source, slice, tx, back_rx)),
         )?;
         Ok(Self {
             shared,
@@ -213,6 +216,7 @@ impl Recording {
             recorded: lock(&sh.ctl).timeline.media_time(Instant::now()),
             frames: sh.frames.load(Ordering::Relaxed),
             dropped: sh.dropped.load(Ordering::Relaxed),
+            unchanged: sh.unchanged.load(Ordering::Relaxed),
             slices: lock(&sh.slices).clone(),
             failure: lock(&sh.failure).clone(),
             audio: lock(&sh.audio).clone(),

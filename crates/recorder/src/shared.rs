@@ -35,6 +35,8 @@ pub(crate) struct Shared {
     pub(crate) started: Instant,
     pub(crate) frames: AtomicU64,
     pub(crate) dropped: AtomicU64,
+    /// Ticks whose picture had not changed and sent nothing.
+    pub(crate) unchanged: AtomicU64,
     pub(crate) slices: Mutex<Vec<FinishedSlice>>,
     pub(crate) failure: Mutex<Option<String>>,
     pub(crate) audio: Mutex<Sound>,

@@ -15,6 +15,9 @@ pub struct Stats {
     pub frames: u64,
     /// Frames dropped because the encoder was behind, or capture ticks missed.
     pub dropped: u64,
+    /// Ticks whose picture had not changed: nothing read, converted or
+    /// encoded (the frame before stays on screen). Not dropped.
+    pub unchanged: u64,
     /// Finished slices, in order.
     pub slices: Vec<FinishedSlice>,
     /// Set when the recording ended on its own (source gone, disk error).

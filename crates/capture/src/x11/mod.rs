@@ -8,6 +8,15 @@
 //! outside the window is black and the output size never changes (top-left
 //! anchored letterbox). When the window is destroyed, `grab` fails with
 //! [`CaptureError::WindowClosed`] and the recording ends cleanly.
+//!
+//! Only what changed is read ([`FrameSource::grab_changes`]): the DAMAGE
+//! extension reports that the window was drawn into; the damaged region is
+//! taken (DamageSubtract into an XFixes region) before the pixels are read, so
+//! drawing during the read is reported again next time, and the rows it
+//! touches are read into their place in the shared-memory picture, which
+//! holds the whole current picture between grabs. Nothing damaged: nothing
+//! is read. After a map or a resize, and where DAMAGE, XFixes, Composite or
+//! MIT-SHM is missing, every grab reads the whole region.
 
 mod find;
 mod probe;
@@ -18,11 +27,13 @@ use x11rb::connection::{Connection, RequestConnection};
 use x11rb::protocol::composite::{self, Redirect};
 use x11rb::protocol::xproto::{self, ConnectionExt as _, EventMask, ImageFormat, MapState, Window};
 use x11rb::protocol::Event;
+use x11rb::protocol::{damage, xfixes};
 use x11rb::rust_connection::RustConnection;
 
 pub use find::{find_by_process, window_pid};
 pub use probe::{probe, DisplayReport};
 
+use crate::damage::{changed_rows, every_row, Rect};
 use crate::{CaptureError, FrameSource, Region};
 use shm::ShmSegment;
 
@@ -76,6 +87,14 @@ pub struct X11Source {
     mapped: bool,
     /// The process that owns the window, if the X server knows it.
     pid: Option<u32>,
+    /// DAMAGE on the window and the region its damage is taken into; `None`
+    /// without the extensions.
+    damage: Option<(damage::Damage, xfixes::Region)>,
+    /// A damage report arrived since the damage was last taken.
+    damaged: bool,
+    /// The shared-memory picture is not the window's (first grab, map,
+    /// resize): read it whole.
+    stale: bool,
 }
 
 impl std::fmt::Debug for X11Source {
@@ -158,6 +177,7 @@ impl X11Source {
             tracing_free_warning("MIT-SHM unavailable: falling back to GetImage (slower)");
         }
         let pid = window_pid(&conn, window);
+        let damage = track_damage(&conn, window);
         let mut me = Self {
             conn,
             root,
@@ -169,6 +189,9 @@ impl X11Source {
             win_size,
             mapped: attrs.map_state == MapState::VIEWABLE,
             pid,
+            damage,
+            damaged: false,
+            stale: true,
         };
         me.rename_pixmap()?;
         Ok(me)
@@ -226,10 +249,14 @@ impl X11Source {
                     self.mapped = true;
                     renamed = true;
                 }
+                Event::DamageNotify(e) if self.damage.is_some_and(|(d, _)| d == e.damage) => {
+                    self.damaged = true;
+                }
                 _ => {}
             }
         }
         if renamed {
+            self.stale = true;
             self.rename_pixmap()?;
         }
         Ok(())
@@ -273,6 +300,52 @@ impl X11Source {
             w: w as u16,
             h: h as u16,
         }))
+    }
+}
+
+/// DAMAGE on `window`, reporting when its damage becomes non-empty, and an
+/// XFixes region to take the damage into; `None` where either is missing.
+fn track_damage(conn: &RustConnection, window: Window) -> Option<(damage::Damage, xfixes::Region)> {
+    conn.extension_information(damage::X11_EXTENSION_NAME)
+        .ok()??;
+    conn.extension_information(xfixes::X11_EXTENSION_NAME)
+        .ok()??;
+    xfixes::query_version(conn, 5, 0).ok()?.reply().ok()?;
+    damage::query_version(conn, 1, 1).ok()?.reply().ok()?;
+    let d = conn.generate_id().ok()?;
+    damage::create(conn, d, window, damage::ReportLevel::NON_EMPTY)
+        .ok()?
+        .check()
+        .ok()?;
+    let region = conn.generate_id().ok()?;
+    xfixes::create_region(conn, region, &[])
+        .ok()?
+        .check()
+        .ok()?;
+    Some((d, region))
+}
+
+impl X11Source {
+    /// Take the window's damage (clearing it) and return its rectangles.
+    fn take_damage(&self) -> Result<Vec<Rect>, CaptureError> {
+        let Some((d, region)) = self.damage else {
+            return Ok(Vec::new());
+        };
+        damage::subtract(&self.conn, d, x11rb::NONE, region).map_err(unavailable)?;
+        let fetched = xfixes::fetch_region(&self.conn, region)
+            .map_err(unavailable)?
+            .reply()
+            .map_err(|_| CaptureError::WindowClosed)?;
+        Ok(fetched
+            .rectangles
+            .iter()
+            .map(|r| Rect {
+                x: i32::from(r.x),
+                y: i32::from(r.y),
+                width: u32::from(r.width),
+                height: u32::from(r.height),
+            })
+            .collect())
     }
 }
 
@@ -321,6 +394,64 @@ impl FrameSource for X11Source {
                 use_it(scratch.view());
             }
         }
+        Ok(true)
+    }
+
+    fn grab_changes(
+        &mut self,
+        scratch: &mut VideoFrame,
+        use_it: &mut dyn FnMut(FrameRef<'_>, &[std::ops::Range<u32>]),
+    ) -> Result<bool, CaptureError> {
+        self.drain_events()?;
+        if !self.mapped {
+            return Ok(false);
+        }
+        let region = self.region;
+        let whole = self
+            .source_rect()?
+            .filter(|r| (u32::from(r.w), u32::from(r.h)) == (region.width, region.height));
+        let (Some(shm), Some(r), true, true) =
+            (&self.shm, whole, self.composite, self.damage.is_some())
+        else {
+            // Nothing to follow changes with: everything, every time.
+            let all = [every_row(region.height)];
+            return self.grab_view(scratch, &mut |view| use_it(view, &all));
+        };
+        let rows = if self.stale {
+            self.take_damage()?;
+            vec![every_row(region.height)]
+        } else if self.damaged {
+            let rects = self.take_damage()?;
+            let area = Rect {
+                x: region.x as i32,
+                y: region.y as i32,
+                width: region.width,
+                height: region.height,
+            };
+            changed_rows(&rects, area)
+        } else {
+            Vec::new()
+        };
+        self.damaged = false;
+        self.stale = false;
+        if rows.is_empty() {
+            return Ok(false);
+        }
+        let stride = usize::from(r.w) * 4;
+        for band in &rows {
+            let at = (r.x, r.y + band.start as i16, r.w, band.len() as u16);
+            shm::get_image_at(&self.conn, shm, r.drawable, at, band.start * stride as u32)
+                .map_err(|_| CaptureError::WindowClosed)?;
+        }
+        use_it(
+            FrameRef {
+                width: u32::from(r.w),
+                height: u32::from(r.h),
+                stride,
+                data: shm.bytes(stride * usize::from(r.h)),
+            },
+            &rows,
+        );
         Ok(true)
     }
 
@@ -386,6 +517,10 @@ impl FrameSource for X11Source {
 
 impl Drop for X11Source {
     fn drop(&mut self) {
+        if let Some((d, region)) = self.damage.take() {
+            let _ = damage::destroy(&self.conn, d);
+            let _ = xfixes::destroy_region(&self.conn, region);
+        }
         if let Some(p) = self.pixmap.take() {
             let _ = self.conn.free_pixmap(p);
         }

@@ -84,6 +84,18 @@ pub fn get_image(
     w: u16,
     h: u16,
 ) -> Result<(), String> {
+    get_image_at(conn, seg, drawable, (x, y, w, h), 0)
+}
+
+/// [`get_image`] into the segment from byte `offset` on: rows of the full
+/// width land in place in a picture kept in the segment.
+pub fn get_image_at(
+    conn: &RustConnection,
+    seg: &ShmSegment,
+    drawable: Drawable,
+    (x, y, w, h): (i16, i16, u16, u16),
+    offset: u32,
+) -> Result<(), String> {
     shm::get_image(
         conn,
         drawable,
@@ -94,7 +106,7 @@ pub fn get_image(
         !0,
         ImageFormat::Z_PIXMAP.into(),
         seg.seg,
-        0,
+        offset,
     )
     .map_err(|e| e.to_string())?
     .reply()
