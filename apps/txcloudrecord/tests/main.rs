@@ -8,6 +8,7 @@ use txcr_testkit as util;
 
 mod api;
 mod audio;
+mod damage;
 mod disk;
 mod doctor;
 mod live;

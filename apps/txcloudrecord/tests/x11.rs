@@ -106,6 +106,32 @@ fn records_by_process_name_live_and_refuses_unknown_windows() {
     );
 }
 
+/// Move the pointer round a circle on `display` for `how_long`, as a user's
+/// mouse does (XTest: device motion, which xeyes follows; a plain
+/// WarpPointer it does not see), so clients that follow it repaint.
+fn move_pointer_for(display: &str, how_long: Duration) {
+    let (conn, screen) = x11rb::connect(Some(display)).unwrap();
+    let root = conn.setup().roots[screen].root;
+    let t0 = std::time::Instant::now();
+    while t0.elapsed() < how_long {
+        let a = t0.elapsed().as_secs_f64() * 6.0;
+        let (x, y) = (200.0 + 150.0 * a.cos(), 150.0 + 100.0 * a.sin());
+        x11rb::protocol::xtest::fake_input(
+            &conn,
+            x11rb::protocol::xproto::MOTION_NOTIFY_EVENT,
+            0,
+            x11rb::CURRENT_TIME,
+            root,
+            x as i16,
+            y as i16,
+            0,
+        )
+        .unwrap();
+        conn.flush().unwrap();
+        sleep(Duration::from_millis(15));
+    }
+}
+
 #[test]
 fn the_cpp_client_records_a_stock_x_client_by_process_name() {
     // xeyes sets no _NET_WM_PID: the X server's own record of the client's
@@ -129,7 +155,8 @@ fn the_cpp_client_records_a_stock_x_client_by_process_name() {
         sleep(Duration::from_millis(100)); // xeyes is still mapping its window
     };
     assert_eq!(started, json!({}));
-    sleep(Duration::from_secs(2));
+    // Only a changing picture makes frames: the eyes follow a moving pointer.
+    move_pointer_for(&x.display, Duration::from_secs(2));
     assert_eq!(svc.cmd("StopRecord", ""), json!({}));
     let files = slices(&svc.state());
     assert_eq!(files, [svc.root.join("cpp_0001.flv")]);

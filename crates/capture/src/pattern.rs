@@ -17,7 +17,12 @@ pub const STAMP_BITS: u32 = 31;
 /// compare decoded pictures with [`TestPattern::grab`]'s output whatever
 /// encoder made them): grey bars in the upper half and lines of text-like
 /// blocks in the lower half, scrolling up 60 px/s (`Document`) or jumping to
-/// the next page every 5 s (`Slides`, static in between).
+/// the next page every 5 s (`Slides`, static in between). `Clock` (a small
+/// box of seconds over a still page, changing once a second) and `Whiteboard`
+/// (a stroke added every 200 ms in a box over a still page) change only
+/// there. In the still scenes (`Slides`, `Clock`, `Whiteboard`) the time
+/// stamp shows when the picture last changed, so a window painting only what
+/// changed is still between changes, as a real one is.
 #[derive(Debug)]
 pub struct TestPattern {
     region: Region,
@@ -38,6 +43,25 @@ pub enum Scene {
     Document,
     /// Grey; a page of text that changes every five seconds (a slide deck).
     Slides,
+    /// Grey; a still page and a small clock box that changes every second.
+    Clock,
+    /// Grey; a still page and a stroke drawn every 200 ms in a box.
+    Whiteboard,
+}
+
+impl Scene {
+    /// The time the picture at `ms` shows: the picture depends on nothing
+    /// else. Still scenes show their last change (at least 1 ms, so a stamp
+    /// of 0 still means "not painted").
+    pub fn shown_ms(self, ms: u64) -> u64 {
+        let every = match self {
+            Self::Bars | Self::Document => return ms,
+            Self::Slides => SLIDE_MS,
+            Self::Clock => 1000,
+            Self::Whiteboard => STROKE_MS,
+        };
+        (ms / every * every).max(1)
+    }
 }
 
 impl std::str::FromStr for Scene {
@@ -47,7 +71,11 @@ impl std::str::FromStr for Scene {
             "bars" => Ok(Self::Bars),
             "document" => Ok(Self::Document),
             "slides" => Ok(Self::Slides),
-            _ => Err(format!("unknown scene {s:?} (bars, document, slides)")),
+            "clock" => Ok(Self::Clock),
+            "whiteboard" => Ok(Self::Whiteboard),
+            _ => Err(format!(
+                "unknown scene {s:?} (bars, document, slides, clock, whiteboard)"
+            )),
         }
     }
 }
@@ -56,6 +84,10 @@ impl std::str::FromStr for Scene {
 const SCROLL_PX_PER_S: u64 = 60;
 /// Milliseconds a [`Scene::Slides`] page stays.
 const SLIDE_MS: u64 = 5000;
+/// Milliseconds between two strokes of a [`Scene::Whiteboard`].
+const STROKE_MS: u64 = 200;
+/// Strokes on a whiteboard before it is wiped.
+const STROKES: u64 = 100;
 const LINE: u32 = 24;
 const GLYPH: u32 = 10;
 
@@ -147,6 +179,7 @@ impl TestPattern {
             Scene::Bars => 0,
             Scene::Document => ms * SCROLL_PX_PER_S / 1000,
             Scene::Slides => (ms / SLIDE_MS) * u64::from(self.region.height / 2),
+            Scene::Clock | Scene::Whiteboard => 0,
         };
         (off % rows) as u32
     }
@@ -159,7 +192,7 @@ impl FrameSource for TestPattern {
 
     fn grab(&mut self, frame: &mut VideoFrame) -> Result<(), CaptureError> {
         let (w, h) = self.size();
-        let ms = frame.pts.as_millis() as u64;
+        let ms = self.scene.shown_ms(frame.pts.as_millis() as u64);
         let text_from = if self.scene == Scene::Bars { h } else { h / 2 };
         for y in 0..text_from {
             frame.row_mut(y).copy_from_slice(&self.background);
@@ -174,14 +207,18 @@ impl FrameSource for TestPattern {
         }
         // The sweeping bar: 8 px wide, crosses the picture once per second.
         let bar_x = ((ms % 1000) * u64::from(w.saturating_sub(8)) / 1000) as usize;
-        let bar_rows = if self.scene == Scene::Slides {
-            0
-        } else {
-            h / 2
+        let bar_rows = match self.scene {
+            Scene::Bars | Scene::Document => h / 2,
+            _ => 0,
         };
         for y in h - bar_rows..h {
             let row = frame.row_mut(y);
             row[bar_x * 4..(bar_x + 8) * 4].fill(128);
+        }
+        match self.scene {
+            Scene::Clock => clock(frame, ms / 1000),
+            Scene::Whiteboard => board(frame, ms / STROKE_MS % STROKES),
+            _ => {}
         }
         // The time stamp, only where it fits in the picture.
         let stamp_rows = STAMP_CELL.min(h);
@@ -194,6 +231,40 @@ impl FrameSource for TestPattern {
             }
         }
         Ok(())
+    }
+}
+
+/// Fill the part of `x0..x1` × `y0..y1` inside the picture with grey `v`.
+fn fill(frame: &mut VideoFrame, (x0, y0): (u32, u32), (x1, y1): (u32, u32), v: u8) {
+    let (x1, y1) = (x1.min(frame.width), y1.min(frame.height));
+    for y in y0..y1 {
+        if let Some(px) = frame.row_mut(y).get_mut(x0 as usize * 4..x1 as usize * 4) {
+            px.fill(v);
+        }
+    }
+}
+
+/// A clock box (near the top right): the seconds as eight 20×40 cells.
+fn clock(frame: &mut VideoFrame, secs: u64) {
+    let x0 = frame.width.saturating_sub(200);
+    fill(frame, (x0, 40), (x0 + 176, 96), 200);
+    for bit in 0..8u32 {
+        let on = (secs >> (7 - bit)) & 1 == 1;
+        let x = x0 + 8 + bit * 20;
+        fill(frame, (x + 2, 48), (x + 18, 88), if on { 30 } else { 225 });
+    }
+}
+
+/// A whiteboard box (upper middle) with the first `strokes` strokes on it.
+fn board(frame: &mut VideoFrame, strokes: u64) {
+    let (bx, by, bw, bh) = (frame.width / 4, 48, 480u32, 240u32);
+    fill(frame, (bx, by), (bx + bw, by + bh), 245);
+    for i in 0..strokes {
+        let h = (i as u32).wrapping_mul(0x9E37_79B1) ^ 0x5bd1_e995;
+        let (x, y) = (bx + 8 + h % (bw - 72), by + 8 + (h >> 12) % (bh - 24));
+        let len = 24 + (h >> 20) % 40;
+        fill(frame, (x, y), (x + len, y + 3), 40);
+        fill(frame, (x + len - 3, y), (x + len, y + 12), 40);
     }
 }
 
@@ -255,6 +326,34 @@ mod tests {
         );
         assert_eq!(a[16 * 1280..], b[16 * 1280..]);
         assert_ne!(b[120 * 1280..], c[120 * 1280..]);
+    }
+
+    #[test]
+    fn still_scenes_change_only_when_they_say() {
+        let at = |scene, ms| {
+            let mut p = TestPattern::with_scene(640, 400, Region::default(), scene).unwrap();
+            let mut f = VideoFrame::new(640, 400);
+            f.pts = Duration::from_millis(ms);
+            p.grab(&mut f).unwrap();
+            f.data
+        };
+        for (scene, every) in [
+            (Scene::Slides, 5000),
+            (Scene::Clock, 1000),
+            (Scene::Whiteboard, 200),
+        ] {
+            assert_eq!(at(scene, 10), at(scene, every - 1), "{scene:?}");
+            assert_ne!(at(scene, every - 1), at(scene, every), "{scene:?}");
+            assert_eq!(scene.shown_ms(every + 7), every);
+            assert_eq!(scene.shown_ms(3), 1, "never the unpainted 0");
+        }
+        // The clock and the board change a small part of the picture.
+        for (scene, every) in [(Scene::Clock, 1000), (Scene::Whiteboard, 200)] {
+            let (a, b) = (at(scene, 3 * every), at(scene, 4 * every));
+            let differ = a.chunks(4).zip(b.chunks(4)).filter(|(x, y)| x != y).count();
+            assert!(differ > 0 && differ < 640 * 400 / 20, "{scene:?}: {differ}");
+        }
+        assert_eq!(Scene::Document.shown_ms(1234), 1234);
     }
 
     #[test]

@@ -84,6 +84,30 @@ pub fn bin() -> Command {
 }
 
 impl Svc {
+    /// The service's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// CPU seconds the service's thread named `name` has used so far (Linux:
+    /// `/proc/PID/task/*/stat`, user + system), `None` if there is none.
+    pub fn thread_cpu(&self, name: &str) -> Option<f64> {
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.pid())).ok()?;
+        let ticks = 100.0; // USER_HZ, fixed at 100 on Linux
+        tasks.flatten().find_map(|t| {
+            let comm = std::fs::read_to_string(t.path().join("comm")).ok()?;
+            if comm.trim() != name {
+                return None;
+            }
+            let stat = std::fs::read_to_string(t.path().join("stat")).ok()?;
+            // Fields after the parenthesised name: state is field 3, utime 14, stime 15.
+            let rest = stat.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let (u, s): (f64, f64) = (f.get(11)?.parse().ok()?, f.get(12)?.parse().ok()?);
+            Some((u + s) / ticks)
+        })
+    }
+
     pub fn start() -> Self {
         Self::start_with(&[])
     }

@@ -20,17 +20,14 @@ pub struct Xvfb {
 
 impl Xvfb {
     pub fn start(composite: bool) -> Self {
+        Self::with_screen(composite, "1280x720")
+    }
+
+    /// A display whose screen is `size` (`WxH`).
+    pub fn with_screen(composite: bool, size: &str) -> Self {
         let mut cmd = Command::new("Xvfb");
-        cmd.args([
-            "-displayfd",
-            "1",
-            "-screen",
-            "0",
-            "1280x720x24",
-            "-nolisten",
-            "tcp",
-            "-noreset",
-        ]);
+        cmd.args(["-displayfd", "1", "-screen", "0", &format!("{size}x24")])
+            .args(["-nolisten", "tcp", "-noreset"]);
         if !composite {
             cmd.args(["-extension", "Composite"]);
         }

@@ -67,7 +67,7 @@ pub fn run(args: Vec<String>) -> Result<(), Error> {
     let args = parse(args)?;
     if let Some(file) = &args.compare {
         let size = (u32::from(args.size.0), u32::from(args.size.1));
-        return crate::compare::run(file, size, args.scene);
+        return crate::compare::run(file, size, args.scene, args.fps);
     }
     let (conn, screen_num) = x11rb::connect(None)?;
     let screen = &conn.setup().roots[screen_num];
@@ -116,6 +116,9 @@ pub fn run(args: Vec<String>) -> Result<(), Error> {
     // whole frame, never the top of one and the bottom of the last.
     let mut pixmap = conn.generate_id()?;
     conn.create_pixmap(24, pixmap, win, w as u16, h as u16)?;
+    // What the window shows now; only what differs from it is painted, as a
+    // real application repaints only what changed (None: paint it all).
+    let mut shown: Option<VideoFrame> = None;
     loop {
         while let Some(ev) = conn.poll_for_event()? {
             match ev {
@@ -126,10 +129,12 @@ pub fn run(args: Vec<String>) -> Result<(), Error> {
                     (w, h) = (u32::from(e.width).max(16), u32::from(e.height).max(16));
                     pattern = TestPattern::with_scene(w, h, Region::default(), args.scene)?;
                     frame = VideoFrame::new(w, h);
+                    shown = None;
                     conn.free_pixmap(pixmap)?;
                     pixmap = conn.generate_id()?;
                     conn.create_pixmap(24, pixmap, win, w as u16, h as u16)?;
                 }
+                Event::Expose(_) => shown = None,
                 _ => {}
             }
         }
@@ -143,28 +148,73 @@ pub fn run(args: Vec<String>) -> Result<(), Error> {
                 pattern.grab(&mut frame)?;
             }
         }
-        // Rows in bands keep each request well under the server's limit.
-        let band = (60_000 / (w as usize * 4)).max(1) as u32;
-        let mut y = 0;
-        while y < h {
-            let rows = band.min(h - y);
-            let bytes = &frame.data[(y * w * 4) as usize..((y + rows) * w * 4) as usize];
-            conn.put_image(
-                ImageFormat::Z_PIXMAP,
-                pixmap,
-                gc,
-                w as u16,
-                rows as u16,
-                0,
-                y as i16,
-                0,
-                24,
-                bytes,
-            )?;
-            y += rows;
+        if let Some((x, y, cw, ch)) = changed(shown.as_ref(), &frame) {
+            paint(&conn, (pixmap, win, gc), &frame, (x, y, cw, ch))?;
+            conn.sync()?;
+            match &mut shown {
+                Some(s) => s.data.copy_from_slice(&frame.data),
+                None => shown = Some(frame.clone()),
+            }
         }
-        conn.copy_area(pixmap, win, gc, 0, 0, 0, 0, w as u16, h as u16)?;
-        conn.sync()?;
         std::thread::sleep(Duration::from_millis(u64::from(1000 / args.fps)));
     }
+}
+
+/// The rectangle (x, y, width, height) in which `now` differs from `shown`:
+/// all of it with nothing shown, `None` when they are the same.
+fn changed(shown: Option<&VideoFrame>, now: &VideoFrame) -> Option<(u32, u32, u32, u32)> {
+    let Some(shown) = shown else {
+        return Some((0, 0, now.width, now.height));
+    };
+    let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
+    for y in 0..now.height {
+        let (a, b) = (shown.row(y), now.row(y));
+        if a == b {
+            continue;
+        }
+        let px = |i: usize| (i / 4) as u32;
+        let first = a.iter().zip(b).position(|(p, q)| p != q).map_or(0, px);
+        let last = a.iter().zip(b).rposition(|(p, q)| p != q).map_or(0, px);
+        (x0, x1) = (x0.min(first), x1.max(last + 1));
+        (y0, y1) = (y0.min(y), y + 1);
+    }
+    (y1 > 0).then(|| (x0, y0, x1 - x0, y1 - y0))
+}
+
+/// Paint a rectangle of `frame`: into the pixmap in bands (each request well
+/// under the server's limit), then onto the window in one request, so a grab
+/// sees a whole frame, never the top of one and the bottom of the last.
+fn paint(
+    conn: &impl Connection,
+    (pixmap, win, gc): (u32, u32, u32),
+    frame: &VideoFrame,
+    (x, y, w, h): (u32, u32, u32, u32),
+) -> Result<(), Error> {
+    let band = (60_000 / (w as usize * 4)).max(1) as u32;
+    let mut bytes = Vec::with_capacity(band as usize * w as usize * 4);
+    let mut top = y;
+    while top < y + h {
+        let rows = band.min(y + h - top);
+        bytes.clear();
+        for r in top..top + rows {
+            bytes.extend_from_slice(&frame.row(r)[x as usize * 4..(x + w) as usize * 4]);
+        }
+        conn.put_image(
+            ImageFormat::Z_PIXMAP,
+            pixmap,
+            gc,
+            w as u16,
+            rows as u16,
+            x as i16,
+            top as i16,
+            0,
+            24,
+            &bytes,
+        )?;
+        top += rows;
+    }
+    conn.copy_area(
+        pixmap, win, gc, x as i16, y as i16, x as i16, y as i16, w as u16, h as u16,
+    )?;
+    Ok(())
 }

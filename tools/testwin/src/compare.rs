@@ -1,5 +1,6 @@
-//! `txcr-testwin --compare FILE --size WxH --scene S`: how faithfully a
-//! recording of this window shows what was painted. Each decoded frame's time
+//! `txcr-testwin --compare FILE --size WxH --scene S [--fps N]`: how
+//! faithfully a recording of this window shows what was painted, as a player
+//! shows it at N (default 30) frames a second. Each decoded frame's time
 //! stamp says which picture it is; that picture is painted again here and the
 //! luma compared (grey scenes have the same luma under any RGB→YUV matrix, so
 //! recordings by any encoder compare fairly). Prints one line:
@@ -30,12 +31,15 @@ fn psnr(mse: f64) -> f64 {
     }
 }
 
-pub fn run(file: &str, (w, h): (u32, u32), scene: Scene) -> Result<(), Error> {
+pub fn run(file: &str, (w, h): (u32, u32), scene: Scene, fps: u32) -> Result<(), Error> {
     if scene == Scene::Bars {
         return Err("--compare needs a grey scene (--scene document|slides)".into());
     }
     let mut ffmpeg = Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-i", file, "-map", "0:v:0"])
+        // As a player shows it: `fps` pictures a second, each the frame due
+        // then (a frame held until the next one is shown again).
+        .args(["-vf", &format!("fps={fps}")])
         .args(["-f", "rawvideo", "-pix_fmt", "yuv420p", "-"])
         .stdout(Stdio::piped())
         .spawn()?;

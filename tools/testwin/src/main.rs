@@ -6,9 +6,11 @@
 //! black/white 16 px cells along the top, readable with
 //! `txcr_capture::decode_stamp`) about 30 times per second, following resizes.
 //! With `--solid RRGGBB` it paints one colour instead (a window to cover
-//! another with); with `--scene document|slides` the grey scenes of
-//! `txcr_capture::Scene` (for benchmarks). Frames are painted into a pixmap
-//! and copied to the window whole. It prints its window id (decimal) on stdout, sets
+//! another with); with `--scene document|slides|clock|whiteboard` the grey
+//! scenes of `txcr_capture::Scene` (for benchmarks). Only the rectangle in
+//! which a frame differs from what the window shows is painted (into a pixmap,
+//! then onto the window in one request), as a real application repaints only
+//! what changed; all of it after an Expose or a resize. It prints its window id (decimal) on stdout, sets
 //! `_NET_WM_PID`, and exits when its window is destroyed or on SIGTERM.
 //!
 //! `txcr-testwin [--size WxH] [--pos X,Y] [--solid RRGGBB] [--title T] [--fps N] [--scene S]`

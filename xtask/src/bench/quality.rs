@@ -50,6 +50,7 @@ pub fn measure(file: &Path, c: Config) -> anyhow::Result<Quality> {
     };
     let cmp = Command::new(workspace_root().join("target/release/txcr-testwin"))
         .args(["--size", &format!("{}x{}", c.w, c.h), "--scene", c.scene])
+        .args(["--fps", &c.fps.to_string()])
         .arg("--compare")
         .arg(file)
         .output()

@@ -16,7 +16,9 @@
 //! touches are read into their place in the shared-memory picture, which
 //! holds the whole current picture between grabs. Nothing damaged: nothing
 //! is read. After a map or a resize, and where DAMAGE, XFixes, Composite or
-//! MIT-SHM is missing, every grab reads the whole region.
+//! MIT-SHM is missing, every grab reads the whole region; after a map, only
+//! once the client has painted (its first damage, or half a second), so the
+//! empty new pixmap is never recorded: the last picture stays until then.
 
 mod find;
 mod probe;
@@ -95,6 +97,9 @@ pub struct X11Source {
     /// The shared-memory picture is not the window's (first grab, map,
     /// resize): read it whole.
     stale: bool,
+    /// Mapped again: its new pixmap holds nothing until the client paints,
+    /// so the last picture stays until the first damage, or this instant.
+    await_paint: Option<std::time::Instant>,
 }
 
 impl std::fmt::Debug for X11Source {
@@ -192,6 +197,7 @@ impl X11Source {
             damage,
             damaged: false,
             stale: true,
+            await_paint: None,
         };
         me.rename_pixmap()?;
         Ok(me)
@@ -248,6 +254,7 @@ impl X11Source {
                 Event::MapNotify(e) if e.window == self.window => {
                     self.mapped = true;
                     renamed = true;
+                    self.await_paint = Some(std::time::Instant::now() + PAINT_WAIT);
                 }
                 Event::DamageNotify(e) if self.damage.is_some_and(|(d, _)| d == e.damage) => {
                     self.damaged = true;
@@ -302,6 +309,9 @@ impl X11Source {
         }))
     }
 }
+
+/// How long a window mapped again may take to paint before it is read anyway.
+const PAINT_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// DAMAGE on `window`, reporting when its damage becomes non-empty, and an
 /// XFixes region to take the damage into; `None` where either is missing.
@@ -410,6 +420,12 @@ impl FrameSource for X11Source {
         let whole = self
             .source_rect()?
             .filter(|r| (u32::from(r.w), u32::from(r.h)) == (region.width, region.height));
+        if let Some(until) = self.await_paint {
+            if !self.damaged && std::time::Instant::now() < until {
+                return Ok(false);
+            }
+            self.await_paint = None;
+        }
         let (Some(shm), Some(r), true, true) =
             (&self.shm, whole, self.composite, self.damage.is_some())
         else {
