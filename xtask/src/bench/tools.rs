@@ -27,7 +27,8 @@ pub struct Config {
     pub h: u32,
     pub fps: u32,
     pub audio: bool,
-    /// `document` (scrolling text) or `slides` (a page every 5 s).
+    /// `document` (scrolling text), `slides` (a page every 5 s), `clock` or
+    /// `whiteboard` (a small area changing).
     pub scene: &'static str,
 }
 
