@@ -12,6 +12,7 @@ mod demo;
 mod layers;
 mod local;
 mod msrv;
+mod refs;
 mod setup;
 
 use std::process::Command;
@@ -21,10 +22,11 @@ use anyhow::{bail, Context};
 const USAGE: &str = "usage: cargo xtask <command>
 
   setup   check (and, as root, install) the Debian/Ubuntu packages the build and tests need
-  test    setup, then the rust-version check, the crate-layer check, cargo fmt --check,
+  test    setup, then the rust-version, crate-layer and outside-reference checks, cargo fmt --check,
           clippy -D warnings, the Windows type-check, and every test
   msrv    check the workspace's rust-version covers every locked dependency's
   layers  check every workspace crate imports only from lower layers (ARCHITECTURE.md)
+  refs    check no tracked file points at material outside the repository
   check-windows
           cargo check and clippy -D warnings of the whole workspace for
           x86_64-pc-windows-msvc, on this Linux machine (installs Debian's
@@ -52,6 +54,7 @@ fn main() -> anyhow::Result<()> {
         Some("test") => test(),
         Some("msrv") => msrv::check(),
         Some("layers") => layers::check(),
+        Some("refs") => refs::check(),
         Some("check-windows") => check_windows::run(&args[1..]),
         Some("demo") => demo::run(&args[1..]),
         #[cfg(unix)]
@@ -96,6 +99,7 @@ fn test() -> anyhow::Result<()> {
     setup::ensure()?;
     msrv::check()?;
     layers::check()?;
+    refs::check()?;
     cargo(&["fmt", "--all", "--check"])?;
     cargo(&[
         "clippy",

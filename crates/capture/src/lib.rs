@@ -15,8 +15,8 @@
 //! a window manager and Wayland/PipeWire development packages and uses no
 //! shared memory; `scap` does not build on Linux; `scrap` is unmaintained. With
 //! `x11rb` (pure Rust) a 720p grab through MIT-SHM costs ~0.14 ms, against
-//! ~7 ms with plain `GetImage` (figures from the project's dependency notes,
-//! `shared/DEPENDENCIES.md`). Our own criterion bench (`benches/benches/capture.rs`,
+//! ~7 ms with plain `GetImage` (measured when the crate was chosen). Our own
+//! criterion bench (`benches/benches/capture.rs`,
 //! a 1080p window on Xvfb): SHM grab copied into a frame 6.9 ms, lent and
 //! converted to I420 3.2 ms, server side included.
 //!

@@ -104,7 +104,7 @@ pub(crate) fn capture_loop(
                 .publish(thumbnail(&pic.frame, max_width).map_err(|e| e.to_string()));
         }
         match tx.try_send(pic) {
-            Ok(()) => hold.sent(pts),
+            Ok(()) => hold.sent(pts, changed),
             Err(TrySendError::Full(p)) => {
                 sh.dropped.fetch_add(1, Ordering::Relaxed);
                 spare.push(p);

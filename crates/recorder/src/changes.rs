@@ -90,20 +90,42 @@ impl Versions {
 /// At most this long between frames while the picture does not change.
 pub(crate) const MAX_GAP: Duration = Duration::from_secs(1);
 
-/// When an unchanged picture is sent anyway: on the first tick, at most
-/// [`MAX_GAP`] after the last frame (players, seeking and the interleaving
-/// of sound stay smooth), and on the first tick of each slice (so its cut
-/// gets its keyframe on time).
+/// Times the picture is sent again once it has been still for a while: the
+/// encoder refines a still picture over the frames that repeat it, as it does
+/// for a recorder that sends every tick.
+pub(crate) const REFINE: u32 = 2;
+/// Stillness before each of those repeats: longer than the gap between the
+/// strokes of someone writing, so a picture changing steadily gets none.
+pub(crate) const REFINE_STEP: Duration = Duration::from_millis(250);
+
+/// When an unchanged picture is sent anyway: on the first tick; [`REFINE`]
+/// times, [`REFINE_STEP`] apart, once it has been still since its last
+/// change; at most [`MAX_GAP`] after the last frame (players, seeking and the
+/// interleaving of sound stay smooth); and on the first tick of each slice
+/// (so its cut gets its keyframe on time).
 #[derive(Debug)]
 pub(crate) struct Hold {
     slice: Duration,
     last: Option<Duration>,
+    /// The last frame showing a change, and the repeats refining it since.
+    change: Option<(Duration, u32)>,
 }
 
 impl Hold {
     /// For slices of `slice` (zero: no slicing).
     pub(crate) fn new(slice: Duration) -> Self {
-        Self { slice, last: None }
+        Self {
+            slice,
+            last: None,
+            change: None,
+        }
+    }
+
+    /// Whether a still picture is due a refining repeat at `pts`.
+    fn refining(&self, pts: Duration) -> bool {
+        self.change.is_some_and(|(at, done)| {
+            done < REFINE && pts.saturating_sub(at) >= REFINE_STEP * (done + 1)
+        })
     }
 
     /// Whether the tick at `pts` must send a frame even if nothing changed.
@@ -118,11 +140,18 @@ impl Hold {
                 t.as_millis() / self.slice.as_millis()
             }
         };
-        pts.saturating_sub(last) >= MAX_GAP || slice_of(pts) > slice_of(last)
+        self.refining(pts) || pts.saturating_sub(last) >= MAX_GAP || slice_of(pts) > slice_of(last)
     }
 
-    /// A frame stamped `pts` was sent.
-    pub(crate) fn sent(&mut self, pts: Duration) {
+    /// A frame stamped `pts` was sent, showing a change or not.
+    pub(crate) fn sent(&mut self, pts: Duration, changed: bool) {
+        if changed {
+            self.change = Some((pts, 0));
+        } else if self.refining(pts) {
+            if let Some((_, done)) = &mut self.change {
+                *done += 1;
+            }
+        }
         self.last = Some(pts);
     }
 
@@ -163,16 +192,31 @@ mod tests {
         let ms = Duration::from_millis;
         let mut h = Hold::new(Duration::from_secs(5));
         assert!(h.due(ms(0)), "the first tick");
-        h.sent(ms(0));
+        h.sent(ms(0), false);
         assert!(!h.due(ms(67)) && !h.due(ms(999)));
         assert!(h.due(ms(1000)));
-        h.sent(ms(4600));
+        h.sent(ms(4600), false);
         assert!(!h.due(ms(4933)));
         assert!(h.due(ms(5000)), "a new slice starts");
-        h.sent(ms(5000));
+        h.sent(ms(5000), false);
         assert!(!h.due(ms(5067)));
+        // A change, then stillness: sent again REFINE times, a step apart.
+        h.sent(ms(5133), true);
+        assert!(!h.due(ms(5200)) && !h.due(ms(5333)));
+        assert!(h.due(ms(5400)));
+        h.sent(ms(5400), false);
+        assert!(!h.due(ms(5467)) && !h.due(ms(5600)));
+        assert!(h.due(ms(5667)));
+        h.sent(ms(5667), false);
+        assert!(!h.due(ms(5933)) && !h.due(ms(6067)), "refined enough");
+        assert!(h.due(ms(6667)), "a second since the last frame");
+        // Changes closer than a step (writing) get no repeats between them.
+        h.sent(ms(7000), true);
+        assert!(!h.due(ms(7200)));
+        h.sent(ms(7200), true);
+        assert!(!h.due(ms(7400)));
         let mut none = Hold::new(Duration::ZERO);
-        none.sent(ms(4600));
+        none.sent(ms(4600), false);
         assert!(!none.due(ms(5000)) && none.due(ms(5600)));
         assert_eq!(none.last(), Some(ms(4600)));
     }

@@ -25,7 +25,7 @@
 //!
 //! Does not own: fetching slices from storage, or what to call the result.
 //!
-//! Why hand-assembled: `muxide` (DEPENDENCIES.md) keeps every sample in memory
+//! Why hand-assembled: `muxide` (measured when the crate was chosen) keeps every sample in memory
 //! until it finishes, which a three-hour class cannot afford; the boxes
 //! themselves are encoded by `mp4-atom`, and the SPS is read by `h264-reader`.
 //! What is written here is the part no crate does: the index and the layout.

@@ -6,7 +6,10 @@
 //! a resized window no longer covers it. Graphics Capture pushes frames when
 //! the window changes (none while it is minimised or unchanged); the latest
 //! one is kept and handed out at each tick of the recorder's clock
-//! ([`Pushed`]), so the recording keeps its pace. Cursor and yellow capture
+//! ([`Pushed`]), so the recording keeps its pace; a tick with nothing new
+//! reads nothing ([`FrameSource::grab_changes`]), and where this Windows
+//! reports dirty regions (Windows 11 24H2 on, detected at run time) only the
+//! rows they touch are copied and converted. Cursor and yellow capture
 //! border follow the configured [`Look`] where this Windows build lets them be
 //! changed (detected at run time, [`settle`]); [`WindowsSource::look`] says
 //! what the recording got.
@@ -21,7 +24,7 @@ mod find;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use txcr_core::VideoFrame;
+use txcr_core::{FrameRef, VideoFrame};
 use windows_capture::capture::{CaptureControl, Context, GraphicsCaptureApiHandler};
 use windows_capture::frame::Frame;
 use windows_capture::graphics_capture_api::{GraphicsCaptureApi, InternalCaptureControl};
@@ -33,7 +36,7 @@ use windows_capture::window::Window;
 
 pub use find::find_by_process;
 
-use crate::{settle, CaptureError, Changeable, FrameSource, Look, Pushed, Region};
+use crate::{settle, CaptureError, Changeable, FrameSource, Look, Pushed, Rect, Region};
 
 /// What to record on Windows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +58,13 @@ struct Shared {
 struct Handler {
     shared: Arc<Shared>,
     scratch: Vec<u8>,
+    /// This Windows reports dirty regions (Windows 11 24H2 and later).
+    dirty: bool,
+}
+
+/// Whether this Windows build reports which parts of a frame changed.
+fn dirty_regions_supported() -> bool {
+    GraphicsCaptureApi::is_dirty_region_supported().unwrap_or(false)
 }
 
 impl GraphicsCaptureApiHandler for Handler {
@@ -65,6 +75,7 @@ impl GraphicsCaptureApiHandler for Handler {
         Ok(Self {
             shared: ctx.flags,
             scratch: Vec::new(),
+            dirty: dirty_regions_supported(),
         })
     }
 
@@ -73,11 +84,27 @@ impl GraphicsCaptureApiHandler for Handler {
         frame: &mut Frame,
         _control: InternalCaptureControl,
     ) -> Result<(), Self::Error> {
+        // What changed, where this Windows says (else all of it).
+        let dirty: Option<Vec<Rect>> = self
+            .dirty
+            .then(|| frame.dirty_regions().ok())
+            .flatten()
+            .map(|regions| {
+                regions
+                    .iter()
+                    .map(|r| Rect {
+                        x: r.x,
+                        y: r.y,
+                        width: r.width.max(0) as u32,
+                        height: r.height.max(0) as u32,
+                    })
+                    .collect()
+            });
         let buffer = frame.buffer()?;
         let (width, height) = (buffer.width(), buffer.height());
         let pixels = buffer.as_nopadding_buffer(&mut self.scratch);
         let mut latest = self.shared.latest.lock().unwrap_or_else(|e| e.into_inner());
-        latest.store(width, height, pixels);
+        latest.store(width, height, pixels, dirty.as_deref());
         Ok(())
     }
 
@@ -154,7 +181,11 @@ impl WindowsSource {
             border,
             SecondaryWindowSettings::Default,
             MinimumUpdateIntervalSettings::Default,
-            DirtyRegionSettings::Default,
+            if dirty_regions_supported() {
+                DirtyRegionSettings::ReportOnly
+            } else {
+                DirtyRegionSettings::Default
+            },
             ColorFormat::Bgra8,
             shared.clone(),
         );
@@ -186,6 +217,25 @@ impl FrameSource for WindowsSource {
 
     fn pid(&self) -> Option<u32> {
         self.pid
+    }
+
+    fn grab_changes(
+        &mut self,
+        scratch: &mut VideoFrame,
+        use_it: &mut dyn FnMut(FrameRef<'_>, &[std::ops::Range<u32>]),
+    ) -> Result<bool, CaptureError> {
+        if self.shared.closed.load(Ordering::Acquire) {
+            return Err(CaptureError::WindowClosed);
+        }
+        let mut latest = self.shared.latest.lock().unwrap_or_else(|e| e.into_inner());
+        // Nothing pushed since the last take (unchanged or minimised): keep it.
+        let Some(rows) = latest.take_changes(self.region) else {
+            return Ok(false);
+        };
+        latest.copy_rows(self.region, scratch, &rows);
+        drop(latest);
+        use_it(scratch.view(), &rows);
+        Ok(true)
     }
 
     fn grab(&mut self, frame: &mut VideoFrame) -> Result<(), CaptureError> {
