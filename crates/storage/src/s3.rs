@@ -176,7 +176,7 @@ mod tests {
         let e = f.settings().expect_err("no secret");
         assert_eq!(
             e.to_string(),
-            "TXCR_S3_BUCKET is set but AWS_SECRET_ACCESS_KEY is not"
+            "a bucket is configured (TXCR_S3_BUCKET) but AWS_SECRET_ACCESS_KEY is not"
         );
         assert!(S3Fields::default().settings().expect("no bucket").is_none());
     }
