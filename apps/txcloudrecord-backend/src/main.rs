@@ -79,15 +79,38 @@ fn embedded_keys(dir: &Path) -> anyhow::Result<EmbeddedKeys> {
     Ok(keys)
 }
 
-async fn open_storage(cfg: &Config, stop: watch::Receiver<bool>) -> anyhow::Result<Storage> {
+/// The host of `public_url`, where the embedded store listens and what its
+/// upload URLs name: teachers' machines reach the backend there, so they
+/// reach its store there too.
+fn public_host(public_url: &str) -> anyhow::Result<String> {
+    let url = reqwest::Url::parse(public_url)
+        .with_context(|| format!("--public-url {public_url:?} is not a URL"))?;
+    let host = url
+        .host_str()
+        .with_context(|| format!("--public-url {public_url:?} names no host"))?;
+    Ok(host.to_owned())
+}
+
+async fn open_storage(
+    cfg: &Config,
+    public_url: &str,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<Storage> {
     match &cfg.storage {
         StorageCfg::External(settings, prefix) => Ok(Storage::new(settings.clone(), prefix)),
         StorageCfg::Embedded(port) => {
             let keys = embedded_keys(&cfg.data_dir)?;
-            let listener = TcpListener::bind(("127.0.0.1", *port))
+            let host = public_host(public_url)?;
+            let bind_host = host.trim_start_matches('[').trim_end_matches(']');
+            let listener = TcpListener::bind((bind_host, *port))
                 .await
-                .with_context(|| format!("embedded object store: port {port}"))?;
+                .with_context(|| {
+                    format!("embedded object store: {host}:{port} (the --public-url host)")
+                })?;
             let addr = listener.local_addr()?;
+            if addr.ip().is_unspecified() {
+                tracing::warn!(%addr, "the backend listens on every interface but no --public-url says how teachers' machines reach it: upload URLs and links name {host}; set --public-url http://<this server>:<port>");
+            }
             let root = cfg.data_dir.join("objects");
             std::fs::create_dir_all(&root)?;
             let (ak, sk) = (keys.access_key.clone(), keys.secret_key.clone());
@@ -103,15 +126,17 @@ async fn open_storage(cfg: &Config, stop: watch::Receiver<bool>) -> anyhow::Resu
                     tracing::error!(error = %e, "embedded object store stopped");
                 }
             });
+            let endpoint = format!("http://{host}:{}", addr.port());
             tracing::info!(
-                endpoint = %format!("http://{addr}"),
+                endpoint = %endpoint,
+                listening = %addr,
                 bucket = EMBEDDED_BUCKET,
                 keys = %cfg.data_dir.join("embedded-s3.json").display(),
                 "embedded object store"
             );
             Ok(Storage::new(
                 S3Settings {
-                    endpoint: Some(format!("http://{addr}")),
+                    endpoint: Some(endpoint),
                     region: "us-east-1".into(),
                     bucket: EMBEDDED_BUCKET.into(),
                     path_style: true,
@@ -146,20 +171,21 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         tracing::warn!("no application configured (TXCR_SDKAPPID/TXCR_SECRET_KEY or [[apps]]): the query API, callbacks and playback links refuse everything");
     }
     let (stop_tx, stop) = watch::channel(false);
-    let storage = open_storage(&cfg, stop.clone()).await?;
-    let db = db::Db::open(&cfg.database_url)
-        .await
-        .context("opening the database")?;
     let listener = TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
     let addr = listener.local_addr()?;
+    let public_url = cfg
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let storage = open_storage(&cfg, &public_url, stop.clone()).await?;
+    let db = db::Db::open(&cfg.database_url)
+        .await
+        .context("opening the database")?;
     let ctx = Arc::new(Ctx {
         me: format!("{}-{}", std::process::id(), random_hex(6)),
-        public_url: cfg
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{addr}")),
+        public_url,
         cfg,
         db,
         storage,

@@ -527,3 +527,49 @@ fn on_embedded_defaults_the_backend_needs_no_other_server() {
         "embedded objects"
     );
 }
+
+#[test]
+fn on_embedded_defaults_a_teacher_on_another_machine_uploads_where_it_reaches_the_backend() {
+    // The backend on 127.0.0.2 stands for the school's server, the local
+    // service (on 127.0.0.1) for a teacher's PC.
+    let backend = Backend::start_embedded_on("127.0.0.2", &[]);
+    // The upload URLs it hands out name the address the teacher reaches it
+    // at, where its store listens: nothing of the store on 127.0.0.1.
+    let sig = txcr_auth::gen_user_sig(APP, KEY, "teacher1", 3600, now());
+    let body = json!({"SdkAppId": APP, "ClassId": 5006, "TaskId": "probe-1", "UserId": "teacher1",
+                      "UserSig": sig, "Objects": ["0001.flv"]});
+    let r = backend.post("/v1/upload/presign", &body.to_string());
+    assert_eq!(r.status, 200, "{}", r.body);
+    let url = r.json()["Response"]["Urls"]["0001.flv"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let authority = url
+        .strip_prefix("http://")
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap();
+    let (host, port) = authority.split_once(':').unwrap();
+    assert_eq!(host, "127.0.0.2", "{url}");
+    let port: u16 = port.parse().unwrap();
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "the store listens on the public address only"
+    );
+    // A class recorded on the teacher's PC arrives, is spliced, is announced.
+    let receiver = Receiver::start(0);
+    assert_eq!(backend.register_callback(&receiver.url()).status, 200);
+    let svc = Svc::start_env(&[], &[("TXCR_BACKEND_URL", backend.url().as_str())]);
+    let task = record_class(&svc, 5006, 3);
+    backend.wait_task(5006, &task, "done", Duration::from_secs(60));
+    let deliveries = receiver.wait_success(Duration::from_secs(60));
+    assert!(
+        deliveries.iter().any(|d| d.body.contains(&task)),
+        "a callback for {task}"
+    );
+    let q = backend.query(r#"{"class_id":5006}"#);
+    assert_eq!(q["total"], 1, "{q}");
+    let link = q["record_info_list"][0]["VideoOutputUrl"].as_str().unwrap();
+    assert!(link.starts_with(&backend.url()), "{link}");
+}

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::s3::S3;
-use super::{raw, read_port, Reply, APP, KEY};
+use super::{read_port, Reply, APP, KEY};
 
 pub const TICKEY: &str = "DzXpbluRsmo1JkoFxzKMNg5ifrA4GRlU";
 
@@ -25,6 +25,8 @@ pub fn now() -> u64 {
 
 /// A running backend; killed (if still running) when dropped.
 pub struct Backend {
+    /// The address it listens on (a loopback address).
+    pub host: String,
     pub port: u16,
     pub dir: tempfile::TempDir,
     child: Child,
@@ -44,16 +46,36 @@ impl Backend {
     }
 
     fn launch(dir: tempfile::TempDir, env: Vec<(String, String)>) -> Self {
-        let mut child = spawn(dir.path(), &env);
+        Self::launch_on("127.0.0.1", dir, env)
+    }
+
+    fn launch_on(host: &str, dir: tempfile::TempDir, env: Vec<(String, String)>) -> Self {
+        let mut child = spawn(host, dir.path(), &env);
         let port = read_port(&mut child);
-        Backend { port, dir, child }
+        Backend {
+            host: host.to_owned(),
+            port,
+            dir,
+            child,
+        }
     }
 
     /// On embedded defaults: SQLite and the built-in object store.
     pub fn start_embedded(env: &[(&str, &str)]) -> Self {
+        Self::start_embedded_on("127.0.0.1", env)
+    }
+
+    /// [`Backend::start_embedded`], listening on `host` (another loopback
+    /// address stands for another machine).
+    pub fn start_embedded_on(host: &str, env: &[(&str, &str)]) -> Self {
         let mut all: Vec<(String, String)> = vec![("TXCR_EMBEDDED_S3_PORT".into(), "0".into())];
         all.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        Self::launch(tempfile::tempdir().unwrap(), all)
+        Self::launch_on(host, tempfile::tempdir().unwrap(), all)
+    }
+
+    /// Its base URL.
+    pub fn url(&self) -> String {
+        format!("http://{}:{}", self.host, self.port)
     }
 
     /// SIGKILL; hands the data directory back.
@@ -79,10 +101,16 @@ impl Backend {
     }
 
     pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
-        let host = format!("127.0.0.1:{}", self.port);
+        let host = format!("{}:{}", self.host, self.port);
         let mut all = vec![("Host", host.as_str())];
         all.extend_from_slice(headers);
-        let r = raw(self.port, method, path, &all, body.as_bytes());
+        let (status, head, bytes) =
+            super::raw_bytes_at(&self.host, self.port, method, path, &all, body.as_bytes());
+        let r = Reply {
+            status,
+            head,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        };
         // Every answer a test sees keeps docs/openapi/backend.json true.
         let ctype = r.header("content-type").unwrap_or_default();
         super::openapi::check_backend(method, path, r.status, &ctype, &r.body);
@@ -142,14 +170,14 @@ impl Backend {
     }
 }
 
-fn spawn(dir: &std::path::Path, env: &[(String, String)]) -> Child {
+fn spawn(host: &str, dir: &std::path::Path, env: &[(String, String)]) -> Child {
     Command::new(super::workspace_bin(
         "txcloudrecord-backend",
         "txcloudrecord-backend",
     ))
     .arg("--data-dir")
     .arg(dir)
-    .args(["--listen", "127.0.0.1:0"])
+    .args(["--listen", &format!("{host}:0")])
     .env("TXCR_SDKAPPID", APP.to_string())
     .env("TXCR_SECRET_KEY", KEY)
     .env("TXCR_TICKEY", TICKEY)
