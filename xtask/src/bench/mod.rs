@@ -154,11 +154,12 @@ fn print_rows(c: Config, rows: &[Row]) {
     let expect = |r: &Row| (r.q.span * f64::from(c.fps)).round() as u64;
     for r in rows {
         println!(
-            "{:<30} {:<10} {:>8.3} {:>11} {:>8.1} {:>8.0} {:>7.2} {:>7.2} {:>5}",
+            "{:<30} {:<10} {:>8.3} {:>11} {:>5} {:>8.1} {:>8.0} {:>7.2} {:>7.2} {:>5}",
             c.label(),
             r.tool,
             r.run.cpu / r.q.span.max(0.001),
             format!("{}/{}", r.q.frames, expect(r)),
+            r.run.dropped.map_or("-".to_owned(), |d| d.to_string()),
             r.run.rss_mb,
             r.q.video_kbps,
             r.q.psnr,
@@ -174,10 +175,11 @@ fn print_rows(c: Config, rows: &[Row]) {
     let rss = |r: &Row| r.run.rss_mb;
     let best = |f: &dyn Fn(&Row) -> f64| per("ffmpeg", f).min(per("gstreamer", f));
     println!(
-        "{:<30} {:<10} {:>8.2} {:>11} {:>8.2} {:>8} {:>+7.2}   (ours / better of ffmpeg, gstreamer; PSNR: ours − better)",
+        "{:<30} {:<10} {:>8.2} {:>11} {:>5} {:>8.2} {:>8} {:>+7.2}   (ours / better of ffmpeg, gstreamer; PSNR: ours − better)",
         c.label(),
         "ratio",
         per("ours", &cpu) / best(&cpu),
+        "",
         "",
         per("ours", &rss) / best(&rss),
         "",
@@ -215,11 +217,12 @@ fn bench(a: &Args, dir: &Path) -> anyhow::Result<()> {
         tools::TUNE
     );
     println!(
-        "{:<30} {:<10} {:>8} {:>11} {:>8} {:>8} {:>7} {:>7} {:>5}",
+        "{:<30} {:<10} {:>8} {:>11} {:>5} {:>8} {:>8} {:>7} {:>7} {:>5}",
         "configuration",
         "recorder",
         "cpu s/s",
         "frames/exp",
+        "drop",
         "peak MiB",
         "kbit/s",
         "PSNR",
@@ -274,13 +277,13 @@ fn getstate_under_load(
     let (child, port) = tools::start_ours(&env)?;
     let _guard = Killed(child);
     let mut lat = Err(anyhow::anyhow!("load did not run"));
-    let file = tools::record_ours(port, &env, c, "load", || {
+    let (file, dropped) = tools::record_ours(port, &env, c, "load", || {
         lat = load::run(port, 4, 250, secs);
     })?;
     let lat = lat?;
     let q = quality::measure(&file, c)?;
     println!(
-        "==> GetState while recording {}: {} requests from 4 keep-alive clients at 250/s each: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; frames {}/{}",
+        "==> GetState while recording {}: {} requests from 4 keep-alive clients at 250/s each: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; frames {}/{}, {dropped} dropped",
         c.label(),
         lat.requests,
         lat.p50 as f64 / 1000.0,

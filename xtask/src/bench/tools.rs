@@ -57,6 +57,8 @@ pub struct Run {
     pub cpu: f64,
     pub rss_mb: f64,
     pub file: PathBuf,
+    /// Frames the recorder says it dropped (ours: `GetState.Record.DroppedFrames`).
+    pub dropped: Option<u64>,
 }
 
 /// Environment every recorder gets: the display and the private sound server.
@@ -81,7 +83,8 @@ pub fn ours(env: &Env, c: Config, secs: u64, tag: &str) -> anyhow::Result<Run> {
     Ok(Run {
         cpu,
         rss_mb,
-        file: st,
+        file: st.0,
+        dropped: Some(st.1),
     })
 }
 
@@ -122,14 +125,15 @@ pub fn start_ours(env: &Env) -> anyhow::Result<(Child, u16)> {
     Ok((child, port))
 }
 
-/// StartRecord, `during()`, StopRecord: the one slice written.
+/// StartRecord, `during()`, StopRecord: the one slice written, and the frames
+/// the service says it dropped.
 pub fn record_ours(
     port: u16,
     env: &Env,
     c: Config,
     tag: &str,
     during: impl FnOnce(),
-) -> anyhow::Result<PathBuf> {
+) -> anyhow::Result<(PathBuf, u64)> {
     let dst = format!("ours-{tag}.flv");
     post(
         port,
@@ -156,7 +160,8 @@ pub fn record_ours(
     let file = st["Record"]["Slices"][0]
         .as_str()
         .context("no slice recorded")?;
-    Ok(PathBuf::from(file))
+    let dropped = st["Record"]["DroppedFrames"].as_u64().unwrap_or(0);
+    Ok((PathBuf::from(file), dropped))
 }
 
 /// `ffmpeg -f x11grab`, stopped by `-t`.
@@ -254,5 +259,6 @@ fn finish(child: &mut Child, out: PathBuf, name: &str) -> anyhow::Result<Run> {
         cpu,
         rss_mb,
         file: out,
+        dropped: None,
     })
 }
