@@ -84,24 +84,25 @@ pub(crate) fn capture_loop(
                     return;
                 }
             };
-        if !changed && !hold.due(pts) {
-            sh.unchanged.fetch_add(1, Ordering::Relaxed);
-            if let Some(max_width) = preview {
-                let made = bring_up_to_date(source.as_mut(), &mut grabbed, &mut pic, &versions)
-                    .and_then(|()| thumbnail(&pic.frame, max_width).map_err(|e| e.to_string()));
-                sh.preview.publish(made);
+        let send = changed || hold.due(pts);
+        if send || preview.is_some() {
+            // A pooled picture that missed changes while it was away.
+            if let Err(e) = bring_up_to_date(source.as_mut(), &mut grabbed, &mut pic, &versions) {
+                sh.fail(format!("capture: {e}"));
+                return;
             }
-            spare.push(pic);
-            continue;
         }
-        if let Err(e) = bring_up_to_date(source.as_mut(), &mut grabbed, &mut pic, &versions) {
-            sh.fail(format!("capture: {e}"));
-            return;
+        if send {
+            pic.frame.pts = pts;
         }
-        pic.frame.pts = pts;
         if let Some(max_width) = preview {
             sh.preview
                 .publish(thumbnail(&pic.frame, max_width).map_err(|e| e.to_string()));
+        }
+        if !send {
+            sh.unchanged.fetch_add(1, Ordering::Relaxed);
+            spare.push(pic);
+            continue;
         }
         match tx.try_send(pic) {
             Ok(()) => hold.sent(pts, changed),

@@ -183,35 +183,43 @@ impl Journal {
     }
 }
 
+/// A task record for unit tests: `slices` queued 5 s slices of 10 bytes.
+#[cfg(test)]
+pub(crate) fn sample_task(id: &str, slices: u32, recording: bool) -> TaskRecord {
+    TaskRecord {
+        meta: TaskMeta {
+            task_id: id.into(),
+            sdkappid: 1,
+            class_id: 2,
+            user_id: "t".into(),
+            start_time: 3,
+            dst: "/r/c.flv".into(),
+        },
+        recording,
+        slices: (1..=slices)
+            .map(|seq| SliceRecord {
+                seq,
+                path: format!("/r/c_{seq:04}.flv").into(),
+                bytes: 10,
+                start_ms: u64::from(seq - 1) * 5000,
+                duration_ms: 5000,
+                md5: "000102030405060708090a0b0c0d0e0f".into(),
+                state: SliceState::Queued,
+                etag: None,
+                multipart: None,
+            })
+            .collect(),
+        manifest_stored: false,
+        uploaded_at: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn task(id: &str) -> TaskRecord {
-        TaskRecord {
-            meta: TaskMeta {
-                task_id: id.into(),
-                sdkappid: 1,
-                class_id: 2,
-                user_id: "t".into(),
-                start_time: 3,
-                dst: "/r/c.flv".into(),
-            },
-            recording: true,
-            slices: vec![SliceRecord {
-                seq: 1,
-                path: "/r/c_0001.flv".into(),
-                bytes: 10,
-                start_ms: 0,
-                duration_ms: 5000,
-                md5: "00".into(),
-                state: SliceState::Queued,
-                etag: None,
-                multipart: None,
-            }],
-            manifest_stored: false,
-            uploaded_at: None,
-        }
+        sample_task(id, 1, true)
     }
 
     #[test]

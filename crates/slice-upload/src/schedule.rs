@@ -347,36 +347,7 @@ fn manifest(layout: &Layout, r: &TaskRecord) -> Manifest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::journal::{SliceRecord, TaskMeta};
-
-    fn task(id: &str, slices: u32, recording: bool) -> TaskRecord {
-        TaskRecord {
-            meta: TaskMeta {
-                task_id: id.into(),
-                sdkappid: 1,
-                class_id: 2,
-                user_id: "t".into(),
-                start_time: 3,
-                dst: "/r/c.flv".into(),
-            },
-            recording,
-            slices: (1..=slices)
-                .map(|seq| SliceRecord {
-                    seq,
-                    path: format!("/r/c_{seq:04}.flv").into(),
-                    bytes: 10,
-                    start_ms: u64::from(seq - 1) * 5000,
-                    duration_ms: 5000,
-                    md5: "000102030405060708090a0b0c0d0e0f".into(),
-                    state: SliceState::Queued,
-                    etag: None,
-                    multipart: None,
-                })
-                .collect(),
-            manifest_stored: false,
-            uploaded_at: None,
-        }
-    }
+    use crate::journal::sample_task as task;
 
     fn state(s: &Schedule) -> UploadState {
         s.status()[0].state

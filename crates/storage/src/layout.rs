@@ -122,11 +122,6 @@ impl Layout {
         }
     }
 
-    /// The prefix, without slashes at the ends.
-    pub fn prefix(&self) -> &str {
-        &self.prefix
-    }
-
     /// The key of `leaf` of `task`.
     pub fn key(&self, task: &TaskPath, leaf: Leaf) -> ObjectKey {
         let base = format!("{task}/{}", leaf.name());

@@ -73,14 +73,9 @@ pub fn workspace_bin(name: &str, package: &str) -> PathBuf {
     p
 }
 
-/// The local service's binary.
-pub fn bin_path() -> PathBuf {
-    workspace_bin("txcloudrecord", "txcloudrecord")
-}
-
 /// The local service, as a command.
 pub fn bin() -> Command {
-    Command::new(bin_path())
+    Command::new(workspace_bin("txcloudrecord", "txcloudrecord"))
 }
 
 impl Svc {
