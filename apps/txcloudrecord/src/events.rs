@@ -41,9 +41,7 @@ impl Body for ChannelBody {
 
 /// Start streaming to `caller`; `Err` when it may not read the state.
 pub fn open(app: &Arc<App>, caller: Caller) -> Result<ChannelBody, txcr_protocol::ApiError> {
-    if let Some(Err(e)) = app.service.snapshot(&caller) {
-        return Err(e);
-    }
+    app.service.snapshot(&caller)?;
     let (tx, rx) = mpsc::channel::<Bytes>(32);
     let app = app.clone();
     tokio::spawn(async move {
@@ -61,14 +59,13 @@ pub fn open(app: &Arc<App>, caller: Caller) -> Result<ChannelBody, txcr_protocol
             }
             let mut out = String::new();
             match app.service.snapshot(&caller) {
-                None => {}
-                Some(Ok(state)) => {
+                Ok(state) => {
                     for e in diff(prev.as_ref(), &state) {
                         out.push_str(&e.to_sse());
                     }
                     prev = Some(state);
                 }
-                Some(Err(e)) => {
+                Err(e) => {
                     // The session went to another origin: say so and end.
                     let _ = tx.send(Event::error(&e).to_sse().into()).await;
                     return;

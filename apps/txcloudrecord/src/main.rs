@@ -158,6 +158,9 @@ fn serve(flags: &Flags) -> anyhow::Result<()> {
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        // The API answers within a couple of milliseconds while the
+        // recording keeps the CPU busy (its threads run at a lower priority).
+        .on_thread_start(txcr_recorder::answer_promptly)
         .enable_all()
         .build()?;
     rt.block_on(async {

@@ -144,8 +144,8 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Resp, Infallibl
         Err(e) => Err(e),
         // GetState only reads counters: answered on this task, since a
         // thread hop per poll is most of its latency when the CPU is busy.
-        // (It waits for the session lock like any command, at most the
-        // length of a StopRecord; the other workers keep serving.)
+        // It never waits for a command (the service answers from the state
+        // the last command left while one runs).
         Ok(request @ txcr_protocol::Request::GetState) => app.service.handle(request, &caller),
         Ok(request) => {
             let app2 = app.clone();

@@ -1,12 +1,12 @@
 //! What each command does: the session decides, the recorder records.
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
 use serde_json::{json, Value};
 use txcr_protocol::{
     ApiError, ErrorCode, Init, PreviewView, RecordView, Request, StartRecord, StateView, UploadView,
 };
-use txcr_recorder::Recording;
+use txcr_recorder::{Recording, Stats, Watch};
 use txcr_slice_upload::{BrokerCreds, UploadQueue};
 use txcr_state::{Caller, Command, RecordState, Session};
 
@@ -39,6 +39,34 @@ struct Inner {
     untold: Option<ApiError>,
 }
 
+/// What `GetState` shows, as the last command left it: published by every
+/// command before it answers, so a `GetState` that arrives while a command
+/// runs (a StartRecord opening the encoder, a GetPreview waiting for the
+/// next frame) answers at once from here instead of waiting for the session.
+#[derive(Debug, Default)]
+struct Shown {
+    session: Session,
+    task_id: Option<String>,
+    /// The running recording's counters.
+    recording: Option<Watch>,
+    /// Final stats once the recording has stopped.
+    last: Option<Stats>,
+    last_error: Option<(String, Option<i32>)>,
+}
+
+impl Shown {
+    fn of(inner: &Inner) -> Self {
+        let task = inner.task.as_ref();
+        Self {
+            session: inner.session.clone(),
+            task_id: task.map(|t| t.id.clone()),
+            recording: task.and_then(|t| t.recording.as_ref().map(Recording::watch)),
+            last: task.and_then(|t| t.last.clone()),
+            last_error: inner.last_error.clone(),
+        }
+    }
+}
+
 /// The local service, independent of HTTP.
 #[derive(Debug)]
 pub struct Service {
@@ -47,6 +75,8 @@ pub struct Service {
     /// Brokered uploads: each user's UserSig, remembered at Init.
     creds: Option<BrokerCreds>,
     inner: Mutex<Inner>,
+    /// Locked only to swap or clone the `Arc`, never while working.
+    shown: Mutex<Arc<Shown>>,
 }
 
 impl Service {
@@ -57,6 +87,7 @@ impl Service {
             uploads,
             creds,
             inner: Mutex::new(Inner::default()),
+            shown: Mutex::new(Arc::default()),
         }
     }
 
@@ -64,10 +95,112 @@ impl Service {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Run one command for `caller`. Blocks while a recording starts or stops.
+    /// The session, unless a command holds it.
+    fn try_lock(&self) -> Option<MutexGuard<'_, Inner>> {
+        match self.inner.try_lock() {
+            Ok(g) => Some(g),
+            Err(TryLockError::Poisoned(e)) => Some(e.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        }
+    }
+
+    fn publish(&self, inner: &Inner) {
+        let shown = Arc::new(Shown::of(inner));
+        *self.shown.lock().unwrap_or_else(|e| e.into_inner()) = shown;
+    }
+
+    fn shown(&self) -> Arc<Shown> {
+        self.shown.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Run one command for `caller`. Blocks while a recording starts or
+    /// stops; `GetState` never does (see [`Shown`]).
     pub fn handle(&self, req: Request, caller: &Caller) -> Result<Outcome, ApiError> {
-        let mut inner = self.lock();
-        reap(&mut inner);
+        let ok = |fields| {
+            Ok(Outcome {
+                fields,
+                exit: false,
+            })
+        };
+        match req {
+            Request::GetState => self.state(caller, true).and_then(|v| ok(v.to_json())),
+            Request::GetPreview { max_width } => self.preview(max_width, caller),
+            req => {
+                let mut inner = self.lock();
+                let result = self.command(&mut inner, req, caller);
+                self.publish(&inner);
+                result
+            }
+        }
+    }
+
+    /// What `GetState` answers `caller`: the session's state when no command
+    /// holds it (a recording that ended on its own is taken down first),
+    /// else the state the last command left. `take_untold`: answer an error
+    /// the client has not been told yet instead (a command does; the event
+    /// stream leaves it for the next command).
+    fn state(&self, caller: &Caller, take_untold: bool) -> Result<StateView, ApiError> {
+        if let Some(mut inner) = self.try_lock() {
+            let reaped = reap(&mut inner);
+            let untold = if take_untold {
+                inner.untold.take()
+            } else {
+                None
+            };
+            if reaped || untold.is_some() {
+                self.publish(&inner);
+            }
+            if let Some(e) = untold {
+                return Err(e);
+            }
+        }
+        let shown = self.shown();
+        shown
+            .session
+            .check(Command::GetState, caller)
+            .map_err(|e| errors::state(&e))?;
+        Ok(state_view(&shown, self.uploads.as_ref()))
+    }
+
+    /// GetPreview: checked under the session, then waits for the picture
+    /// without holding it (up to a frame interval), so other commands and
+    /// `GetState` go on meanwhile.
+    fn preview(&self, max_width: u32, caller: &Caller) -> Result<Outcome, ApiError> {
+        let watch = {
+            let mut inner = self.lock();
+            if reap(&mut inner) {
+                self.publish(&inner);
+            }
+            if let Some(e) = inner.untold.take() {
+                self.publish(&inner);
+                return Err(e);
+            }
+            inner
+                .session
+                .check(Command::GetPreview, caller)
+                .map_err(|e| errors::state(&e))?;
+            let rec = inner.task.as_ref().and_then(|t| t.recording.as_ref());
+            rec.map(Recording::watch).ok_or_else(|| {
+                ApiError::new(ErrorCode::NotAllowedInState, "nothing is being recorded")
+            })?
+        };
+        let t = watch
+            .preview(max_width, PREVIEW_WAIT)
+            .map_err(|e| errors::record(&e))?;
+        Ok(Outcome {
+            fields: PreviewView::new(t.width, t.height, t.pts.as_millis() as u64, &t.png).to_json(),
+            exit: false,
+        })
+    }
+
+    /// Every command but GetState and GetPreview, under the session.
+    fn command(
+        &self,
+        inner: &mut Inner,
+        req: Request,
+        caller: &Caller,
+    ) -> Result<Outcome, ApiError> {
+        reap(inner);
         if let Some(e) = inner.untold.take() {
             return Err(e);
         }
@@ -78,51 +211,31 @@ impl Service {
             })
         };
         match req {
-            Request::Init(init) => self
-                .init(&mut inner, init, caller)
-                .and_then(|()| ok(json!({}))),
-            Request::StartRecord(s) => self
-                .start(&mut inner, &s, caller)
-                .and_then(|()| ok(json!({}))),
-            Request::StopRecord => transition(&mut inner, Command::StopRecord, caller, |t| {
+            Request::Init(init) => self.init(inner, init, caller).and_then(|()| ok(json!({}))),
+            Request::StartRecord(s) => self.start(inner, &s, caller).and_then(|()| ok(json!({}))),
+            Request::StopRecord => transition(inner, Command::StopRecord, caller, |t| {
                 task::stop(t);
             })
             .and_then(|()| ok(json!({}))),
-            Request::PauseRecord => transition(&mut inner, Command::PauseRecord, caller, |t| {
+            Request::PauseRecord => transition(inner, Command::PauseRecord, caller, |t| {
                 t.recording.iter().for_each(Recording::pause);
             })
             .and_then(|()| ok(json!({}))),
-            Request::ResumeRecord => transition(&mut inner, Command::ResumeRecord, caller, |t| {
+            Request::ResumeRecord => transition(inner, Command::ResumeRecord, caller, |t| {
                 t.recording.iter().for_each(Recording::resume);
             })
             .and_then(|()| ok(json!({}))),
-            Request::GetState => {
-                inner
-                    .session
-                    .check(Command::GetState, caller)
-                    .map_err(|e| errors::state(&e))?;
-                ok(state_view(&inner, self.uploads.as_ref()).to_json())
-            }
-            Request::GetPreview { max_width } => {
-                inner
-                    .session
-                    .check(Command::GetPreview, caller)
-                    .map_err(|e| errors::state(&e))?;
-                let rec = inner.task.as_ref().and_then(|t| t.recording.as_ref());
-                let rec = rec.ok_or_else(|| {
-                    ApiError::new(ErrorCode::NotAllowedInState, "nothing is being recorded")
-                })?;
-                let t = rec
-                    .preview(max_width, PREVIEW_WAIT)
-                    .map_err(|e| errors::record(&e))?;
-                ok(PreviewView::new(t.width, t.height, t.pts.as_millis() as u64, &t.png).to_json())
-            }
+            // Answered by `handle` without the session lock.
+            Request::GetState | Request::GetPreview { .. } => Err(ApiError::new(
+                ErrorCode::RecorderFailed,
+                "internal error: a reading command reached the session",
+            )),
             Request::Exit => {
                 inner
                     .session
                     .check(Command::Exit, caller)
                     .map_err(|e| errors::state(&e))?;
-                self.finish(&mut inner);
+                self.finish(inner);
                 Ok(Outcome {
                     fields: json!({}),
                     exit: true,
@@ -131,29 +244,18 @@ impl Service {
         }
     }
 
-    /// What `GetState` would answer `caller` now, for the event stream: `None`
-    /// while a command holds the session (try again on the next tick). Unlike
-    /// a command, it leaves an untold error for the next command to answer.
-    pub fn snapshot(&self, caller: &Caller) -> Option<Result<StateView, ApiError>> {
-        let mut inner = match self.inner.try_lock() {
-            Ok(g) => g,
-            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
-            Err(std::sync::TryLockError::WouldBlock) => return None,
-        };
-        reap(&mut inner);
-        Some(
-            inner
-                .session
-                .check(Command::GetState, caller)
-                .map_err(|e| errors::state(&e))
-                .map(|()| state_view(&inner, self.uploads.as_ref())),
-        )
+    /// What `GetState` would answer `caller` now, for the event stream.
+    /// Unlike a command, it leaves an untold error for the next command to
+    /// answer.
+    pub fn snapshot(&self, caller: &Caller) -> Result<StateView, ApiError> {
+        self.state(caller, false)
     }
 
     /// Stop a running recording cleanly (Exit, signals, shutdown).
     pub fn shutdown(&self) {
         let mut inner = self.lock();
         self.finish(&mut inner);
+        self.publish(&inner);
     }
 
     fn finish(&self, inner: &mut Inner) {
@@ -236,9 +338,12 @@ fn transition(
     Ok(())
 }
 
-/// A recording that ended on its own (capture or disk failure) goes back to Idle.
-fn reap(inner: &mut Inner) {
-    let Some(t) = inner.task.as_mut() else { return };
+/// A recording that ended on its own (capture or disk failure) goes back to
+/// Idle. Whether one did.
+fn reap(inner: &mut Inner) -> bool {
+    let Some(t) = inner.task.as_mut() else {
+        return false;
+    };
     if t.recording.as_ref().is_some_and(Recording::has_ended) {
         task::stop(t);
         let (why, disk_full) = t
@@ -253,18 +358,18 @@ fn reap(inner: &mut Inner) {
             inner.last_error = Some((why, code.map(ErrorCode::code)));
         }
         inner.session.recording_ended();
+        return true;
     }
+    false
 }
 
-fn state_view(inner: &Inner, uploads: Option<&UploadQueue>) -> StateView {
-    let s = &inner.session;
-    let task = inner.task.as_ref();
-    let stats = task.and_then(|t| {
-        t.recording
-            .as_ref()
-            .map(Recording::stats)
-            .or_else(|| t.last.clone())
-    });
+fn state_view(shown: &Shown, uploads: Option<&UploadQueue>) -> StateView {
+    let s = &shown.session;
+    let stats = shown
+        .recording
+        .as_ref()
+        .map(Watch::stats)
+        .or_else(|| shown.last.clone());
     let recording = s.record() != RecordState::Idle;
     let duration = stats
         .as_ref()
@@ -277,7 +382,7 @@ fn state_view(inner: &Inner, uploads: Option<&UploadQueue>) -> StateView {
         record: RecordView {
             state: s.record().as_str().into(),
             duration,
-            task_id: task.map(|t| t.id.clone()),
+            task_id: shown.task_id.clone(),
             frames: stats.frames,
             dropped_frames: stats.dropped,
             slices: stats
@@ -293,13 +398,14 @@ fn state_view(inner: &Inner, uploads: Option<&UploadQueue>) -> StateView {
                 Vec::new()
             },
             capture: stats.look.map(|l| l.to_string()),
-            last_error: inner.last_error.as_ref().map(|(m, _)| m.clone()),
-            last_error_code: inner.last_error.as_ref().and_then(|(_, c)| *c),
+            last_error: shown.last_error.as_ref().map(|(m, _)| m.clone()),
+            last_error_code: shown.last_error.as_ref().and_then(|(_, c)| *c),
         },
         upload: uploads.map_or_else(Vec::new, |q| {
-            let current = task
-                .filter(|t| t.recording.is_some())
-                .map(|t| t.id.as_str());
+            let current = shown
+                .task_id
+                .as_deref()
+                .filter(|_| shown.recording.is_some());
             q.status()
                 .into_iter()
                 .map(|st| {

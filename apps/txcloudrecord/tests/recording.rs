@@ -233,3 +233,40 @@ fn racing_clients_sending_every_command_leave_only_clean_slices() {
     assert!(files.len() >= 3, "the race recorded something: {files:?}");
     assert_clean_and_increasing(&files);
 }
+
+#[test]
+fn get_state_answers_at_once_while_a_preview_waits_for_its_frame() {
+    // At one frame a second a GetPreview waits up to a second for the next
+    // frame. GetState must not wait with it: it answers from the state the
+    // last command left. (When it waited for the session, it answered only
+    // once the preview was made, a few ms before the preview's own answer.)
+    let svc = Svc::start();
+    svc.init("teacher");
+    svc.cmd(
+        "StartRecord",
+        r#"{"Wnd":1,"Width":320,"Height":180,"VideoFps":1,"SliceTime":60,"ClassId":4,"EnableUpload":false,"EnableAudio":false}"#,
+    );
+    let mut ahead = Vec::new();
+    for _ in 0..5 {
+        let (state_at, preview_at) = std::thread::scope(|s| {
+            let preview = s.spawn(|| {
+                let r = svc.cmd("GetPreview", r#"{"MaxWidth":64}"#);
+                assert!(r["Image"].is_string(), "{r}");
+                std::time::Instant::now()
+            });
+            sleep(Duration::from_millis(50));
+            let st = svc.state();
+            let state_at = std::time::Instant::now();
+            assert_eq!(st["Record"]["State"], "Recording", "{st}");
+            (state_at, preview.join().expect("preview thread"))
+        });
+        ahead.push(preview_at.saturating_duration_since(state_at));
+    }
+    svc.cmd("StopRecord", "");
+    // A preview comes at a uniformly random point of the next second: in
+    // five tries, at least one comes well after the GetState it overlapped.
+    assert!(
+        ahead.iter().any(|d| *d > Duration::from_millis(200)),
+        "GetState waited for the preview every time: {ahead:?}"
+    );
+}

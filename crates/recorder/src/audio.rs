@@ -119,7 +119,7 @@ pub fn audio_loop(sh: &Shared, mut job: AudioJob) {
             let (stop, media_ms) = {
                 let ctl = lock(&sh.ctl);
                 (
-                    ctl.stop,
+                    sh.is_stopped(),
                     ctl.timeline.media_time(now).as_secs_f64() * 1000.0,
                 )
             };

@@ -127,7 +127,7 @@ fn next_tick(
 ) -> Option<(Duration, Option<u32>)> {
     let mut ctl = lock(&sh.ctl);
     loop {
-        if ctl.stop {
+        if sh.is_stopped() {
             return None;
         }
         let tick = ctl.pacer.next();
@@ -146,7 +146,7 @@ fn next_tick(
         if now >= tick && ctl.timeline.has_ended_at(tick) {
             // The limit is reached (the last frame has had its time):
             // end as a stop would.
-            ctl.stop = true;
+            sh.stopped.store(true, Ordering::Release);
             drop(ctl);
             sh.wake.notify_all();
             return None;

@@ -6,7 +6,8 @@
 //! (capture → encode is a queue of two I420 pictures, converted on the capture
 //! thread straight from what the source lends; when the encoder falls behind,
 //! new frames are dropped and counted, memory never grows), the recording
-//! threads' priority (nice 5 on Linux, x264's workers included), pause/resume, a clean
+//! threads' priority (nice 5 on Linux, x264's workers included; API threads may
+//! call [`answer_promptly`] to be served first), pause/resume, a clean
 //! stop (encoder drained, last slice finished and `fsync`ed), and where a
 //! recording may be written ([`resolve_dst`]), and the sound: every
 //! [`SoundInput`] (microphone, the class app's sound) stamped by its own clock,
@@ -49,13 +50,16 @@ mod shared;
 mod spec;
 mod stats;
 mod sync;
+mod watch;
 
 pub use codecs::{Codecs, X264Aac, AAC_BITRATE};
 pub use paths::{resolve_dst, PathError};
+pub use priority::answer_promptly;
 pub use recording::Recording;
 pub use spec::{RecordingSpec, SliceHook, SoundInput};
 pub use stats::{Level, Sound, SourceHealth, SourceState, Stats, Summary};
 pub use txcr_encode::Thumbnail;
+pub use watch::Watch;
 
 /// Why a recording could not start or ended badly.
 #[derive(Debug, thiserror::Error)]

@@ -1,7 +1,7 @@
 //! A running recording: the threads started, pause, resume, preview,
 //! statistics and a clean stop.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
@@ -24,6 +24,7 @@ use crate::shared::{Control, Shared};
 use crate::spec::{RecordingSpec, SoundInput};
 use crate::stats::{Sound, Stats, Summary};
 use crate::sync::lock;
+use crate::watch::Watch;
 use crate::RecordError;
 
 /// A running recording. Dropping it without [`stop`](Self::stop) also stops it
@@ -75,10 +76,11 @@ impl Recording {
             ctl: Mutex::new(Control {
                 timeline,
                 pacer: Pacer::new(now, interval),
-                stop: false,
                 preview: None,
             }),
             wake: Condvar::new(),
+            stopped: AtomicBool::new(false),
+            clock: Mutex::new(timeline),
             started: now,
             frames: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
@@ -167,6 +169,7 @@ impl Recording {
         let mut ctl = lock(&self.shared.ctl);
         let at = ctl.pacer.next();
         ctl.timeline.pause(at);
+        self.shared.show_clock(&ctl);
         drop(ctl);
         self.shared.wake.notify_all();
     }
@@ -179,57 +182,39 @@ impl Recording {
             let now = Instant::now();
             ctl.timeline.resume(now);
             ctl.pacer.resume(now);
+            self.shared.show_clock(&ctl);
         }
         drop(ctl);
         self.shared.wake.notify_all();
     }
 
-    /// A picture of what is being recorded, at most `max_width` pixels wide,
-    /// made from the next frame captured (while paused, from one grabbed for
-    /// it). Waits at most `timeout`.
+    /// A reading handle: statistics, whether it ended, a preview, without
+    /// holding on to this value.
+    pub fn watch(&self) -> Watch {
+        Watch {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// See [`Watch::preview`].
     pub fn preview(&self, max_width: u32, timeout: Duration) -> Result<Thumbnail, RecordError> {
-        let sh = &self.shared;
-        sh.preview.clear();
-        lock(&sh.ctl).preview = Some(max_width);
-        sh.wake.notify_all();
-        match sh.preview.wait(timeout) {
-            Some(made) => made.map_err(RecordError::Preview),
-            None => {
-                lock(&sh.ctl).preview = None;
-                Err(RecordError::Preview(format!(
-                    "no picture was captured within {} ms",
-                    timeout.as_millis()
-                )))
-            }
-        }
+        self.watch().preview(max_width, timeout)
     }
 
-    /// Whether the recording ended on its own (see [`Stats::failure`]).
+    /// See [`Watch::has_ended`].
     pub fn has_ended(&self) -> bool {
-        lock(&self.shared.ctl).stop
+        self.watch().has_ended()
     }
 
-    /// Current statistics.
+    /// See [`Watch::stats`].
     pub fn stats(&self) -> Stats {
-        let sh = &self.shared;
-        Stats {
-            recorded: lock(&sh.ctl).timeline.media_time(Instant::now()),
-            frames: sh.frames.load(Ordering::Relaxed),
-            dropped: sh.dropped.load(Ordering::Relaxed),
-            unchanged: sh.unchanged.load(Ordering::Relaxed),
-            slices: lock(&sh.slices).clone(),
-            failure: lock(&sh.failure).clone(),
-            audio: lock(&sh.audio).clone(),
-            sources: lock(&sh.sources).clone(),
-            disk_full: sh.disk_full.load(Ordering::Relaxed),
-            look: sh.look,
-        }
+        self.watch().stats()
     }
 
     /// Stop: no more frames are captured, the encoder is drained and the last
     /// slice finished. Blocks until done (well under a second).
     pub fn stop(mut self) -> Result<Summary, RecordError> {
-        let recorded = lock(&self.shared.ctl).timeline.media_time(Instant::now());
+        let recorded = lock(&self.shared.clock).media_time(Instant::now());
         self.join()?;
         let mut stats = self.stats();
         stats.recorded = recorded;
@@ -240,7 +225,8 @@ impl Recording {
         {
             let mut ctl = lock(&self.shared.ctl);
             ctl.timeline.pause(Instant::now());
-            ctl.stop = true;
+            self.shared.show_clock(&ctl);
+            self.shared.stopped.store(true, Ordering::Release);
         }
         self.shared.wake.notify_all();
         let mut panicked = false;

@@ -1,7 +1,7 @@
 //! The state the API side and the recording threads share: the clock and
 //! schedule under one lock, counters, finished slices, the first failure.
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::Instant;
 
@@ -21,7 +21,6 @@ pub(crate) struct Control {
     /// tick not yet taken, so the first frame after resume lands exactly one
     /// interval after the last frame before the pause: no gap, no short step.
     pub(crate) pacer: Pacer,
-    pub(crate) stop: bool,
     /// A preview is wanted, at most this wide: the capture thread makes it
     /// from its next frame.
     pub(crate) preview: Option<u32>,
@@ -31,6 +30,14 @@ pub(crate) struct Control {
 pub(crate) struct Shared {
     pub(crate) ctl: Mutex<Control>,
     pub(crate) wake: Condvar,
+    /// The recording is over (stopped, failed or at its time limit). Set
+    /// under `ctl` (the capture thread waits on `wake` for it), read without.
+    pub(crate) stopped: AtomicBool,
+    /// A copy of `ctl.timeline`, made by each change to it (pause, resume,
+    /// stop: all on the API side), for `GetState`'s recorded time: reading
+    /// it never waits for a recording thread, which runs at a lower priority
+    /// and may be preempted while it holds `ctl`.
+    pub(crate) clock: Mutex<Timeline>,
     /// When the recording started: sound captured earlier is not recorded.
     pub(crate) started: Instant,
     pub(crate) frames: AtomicU64,
@@ -60,7 +67,20 @@ impl Shared {
     pub(crate) fn fail(&self, why: String) {
         tracing::error!("recording failed: {why}");
         lock(&self.failure).get_or_insert(why);
-        lock(&self.ctl).stop = true;
+        let ctl = lock(&self.ctl);
+        self.stopped.store(true, Ordering::Release);
+        drop(ctl);
         self.wake.notify_all();
+    }
+
+    /// Whether the recording is over; call it with `ctl` held where a wait
+    /// on `wake` depends on it.
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::Acquire)
+    }
+
+    /// Publish the timeline after a change (see `clock`).
+    pub(crate) fn show_clock(&self, ctl: &Control) {
+        *lock(&self.clock) = ctl.timeline;
     }
 }

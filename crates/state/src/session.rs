@@ -108,7 +108,7 @@ impl fmt::Display for Caller {
 /// origin may run commands (GetState included) only while it is the owner;
 /// native apps may always (they run as the user anyway). A new Init from another
 /// caller is refused while a recording is running, so nobody takes over a class.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Session {
     auth: AuthState,
     user: Option<(String, u64)>,
