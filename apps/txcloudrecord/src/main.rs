@@ -70,6 +70,8 @@ enum Cmd {
 }
 
 fn main() -> std::process::ExitCode {
+    // Before anything allocates: x264's huge pages cost 6 MiB at 1080p.
+    txcr_recorder::decline_huge_pages();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -7,7 +7,8 @@
 //! thread straight from what the source lends; when the encoder falls behind,
 //! new frames are dropped and counted, memory never grows), the recording
 //! threads' priority (nice 5 on Linux, x264's workers included; API threads may
-//! call [`answer_promptly`] to be served first), pause/resume, a clean
+//! call [`answer_promptly`] to be served first; a recording process may call
+//! [`decline_huge_pages`] to keep x264's buffers small), pause/resume, a clean
 //! stop (encoder drained, last slice finished and `fsync`ed), and where a
 //! recording may be written ([`resolve_dst`]), and the sound: every
 //! [`SoundInput`] (microphone, the class app's sound) stamped by its own clock,
@@ -39,6 +40,7 @@ mod codecs;
 mod disk;
 mod encode;
 mod lane;
+mod memory;
 mod meter;
 mod mix;
 mod pacing;
@@ -53,6 +55,7 @@ mod sync;
 mod watch;
 
 pub use codecs::{Codecs, X264Aac, AAC_BITRATE};
+pub use memory::decline_huge_pages;
 pub use paths::{resolve_dst, PathError};
 pub use priority::answer_promptly;
 pub use recording::Recording;
