@@ -146,7 +146,7 @@ fn receiver() -> anyhow::Result<(String, std::sync::mpsc::Receiver<String>)> {
 }
 
 pub fn run(args: &[String]) -> anyhow::Result<()> {
-    setup::ensure()?;
+    setup::ensure_demo()?;
     cargo(&[
         "build",
         "--release",

@@ -5,22 +5,33 @@ use std::process::Command;
 
 use anyhow::{bail, Context};
 
-/// Debian package → why.
-pub const PACKAGES: &[(&str, &str)] = &[
+/// Debian package → why: what building the service and the backend needs.
+pub const BUILD_PACKAGES: &[(&str, &str)] = &[
     ("pkg-config", "finds libx264"),
     ("libx264-dev", "H.264 encoder (GPL)"),
     ("libclang-dev", "bindgen for x264-sys"),
     ("clang", "bindgen for x264-sys"),
-    ("ffmpeg", "tests decode recordings with ffprobe/ffmpeg"),
-    ("xvfb", "tests record real X11 windows on a virtual display"),
-    (
-        "x11-apps",
-        "stock X clients (xeyes) the tests record by process name",
-    ),
     ("libasound2-dev", "cpal (ALSA) for sound capture"),
     (
         "libpulse-dev",
         "native PulseAudio/PipeWire sound capture (libpulse)",
+    ),
+];
+
+/// What `cargo xtask demo` adds to the build's.
+pub const DEMO_PACKAGES: &[(&str, &str)] = &[
+    ("ffmpeg", "ffprobe checks the recorded slices"),
+    (
+        "xvfb",
+        "a virtual display for the test window when there is no DISPLAY",
+    ),
+];
+
+/// What the tests add to the demo's.
+pub const TEST_PACKAGES: &[(&str, &str)] = &[
+    (
+        "x11-apps",
+        "stock X clients (xeyes) the tests record by process name",
     ),
     (
         "pulseaudio",
@@ -86,7 +97,13 @@ fn is_root() -> bool {
 /// what is missing when we can (root, or sudo without a password), otherwise
 /// say exactly what to run.
 pub fn ensure() -> anyhow::Result<()> {
-    ensure_packages(PACKAGES)
+    ensure_packages(&[BUILD_PACKAGES, DEMO_PACKAGES, TEST_PACKAGES].concat())
+}
+
+/// As [`ensure`], for what the demo needs only (no browser, database or
+/// sound server).
+pub fn ensure_demo() -> anyhow::Result<()> {
+    ensure_packages(&[BUILD_PACKAGES, DEMO_PACKAGES].concat())
 }
 
 /// As [`ensure`], for `packages`.
