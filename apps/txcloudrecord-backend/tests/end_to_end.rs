@@ -95,6 +95,27 @@ fn a_class_becomes_one_mp4_a_callback_a_query_result_and_a_playable_page() {
         hmac_hex(KEY, &format!("{ts}.{}", d.body)),
         "webhook signature"
     );
+    // The Standard Webhooks headers, checked by that project's own library
+    // with the secret as a receiver configures it; one id for every retry.
+    let mut headers = http::HeaderMap::new();
+    for name in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
+        let v = d
+            .header(name)
+            .unwrap_or_else(|| panic!("no {name}: {}", d.head));
+        headers.insert(name, v.parse().unwrap());
+    }
+    let secret = txcr_auth::standard_webhook_secret(KEY);
+    let hook = standardwebhooks::Webhook::new(&secret).unwrap();
+    hook.verify(d.body.as_bytes(), &headers)
+        .expect("a Standard Webhooks receiver accepts the delivery");
+    let mut tampered = d.body.clone();
+    tampered.push(' ');
+    assert!(hook.verify(tampered.as_bytes(), &headers).is_err());
+    let ids: Vec<_> = deliveries.iter().map(|d| d.header("webhook-id")).collect();
+    assert!(
+        ids.iter().all(|id| id.is_some() && *id == ids[0]),
+        "one webhook-id on every attempt: {ids:?}"
+    );
     let cb: Value = serde_json::from_str(&d.body).unwrap();
     assert_eq!(cb["SdkAppId"], APP);
     assert_eq!(cb["RoomId"], 1001);

@@ -4,7 +4,8 @@
 //! key ([`verify_user_sig`], [`gen_user_sig`]), the set of configured applications
 //! ([`AppKeys`]), the query API signature `md5(TicKey + expire_time)`
 //! ([`query_sign`]), and the backend's link and webhook signatures
-//! ([`play_sign`], [`media_sign`], [`webhook_sign`]).
+//! ([`play_sign`], [`media_sign`], [`webhook_sign`], and the Standard Webhooks
+//! headers' [`standard_webhook_sign`]).
 //!
 //! Does not own: where keys come from (the apps read config/env), nor what an
 //! authenticated user may do (`txcr-state`).
@@ -31,7 +32,10 @@ mod links;
 mod query;
 mod usersig;
 
-pub use links::{media_sign, play_sign, signatures_equal, webhook_sign};
+pub use links::{
+    media_sign, play_sign, signatures_equal, standard_webhook_secret, standard_webhook_sign,
+    webhook_sign,
+};
 pub use query::query_sign;
 pub use usersig::{gen_user_sig, verify_user_sig, AppKeys, VerifiedSig};
 

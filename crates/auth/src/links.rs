@@ -36,6 +36,30 @@ pub fn webhook_sign(secret_key: &str, timestamp: i64, body: &str) -> String {
     hex(&hmac_sha256(secret_key, &format!("{timestamp}.{body}")))
 }
 
+/// `webhook-signature` of a webhook, the Standard Webhooks scheme (so a
+/// receiver can check it with that project's libraries): `v1,` then
+/// `base64(HMAC(secret key, "<webhook-id>.<webhook-timestamp>.<body>"))`.
+/// The key is the secret key's UTF-8 bytes; those libraries take it as
+/// [`standard_webhook_secret`].
+pub fn standard_webhook_sign(secret_key: &str, id: &str, timestamp: i64, body: &str) -> String {
+    use base64::Engine;
+    let mac = hmac_sha256(secret_key, &format!("{id}.{timestamp}.{body}"));
+    format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(mac)
+    )
+}
+
+/// The secret key as the Standard Webhooks libraries take it:
+/// `whsec_<base64 of its UTF-8 bytes>`.
+pub fn standard_webhook_secret(secret_key: &str) -> String {
+    use base64::Engine;
+    format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(secret_key)
+    )
+}
+
 /// Compare two signatures in time independent of where they differ.
 pub fn signatures_equal(a: &str, b: &str) -> bool {
     a.len() == b.len()
@@ -58,5 +82,26 @@ mod tests {
         );
         assert!(signatures_equal("abc", "abc"));
         assert!(!signatures_equal("abc", "abd") && !signatures_equal("ab", "abc"));
+    }
+
+    #[test]
+    fn standard_webhook_signature_is_base64_of_the_hmac_over_id_timestamp_body() {
+        // The HMAC of "Jefe"'s RFC 4231 case with the message spelt as
+        // id.timestamp.body.
+        let sig = standard_webhook_sign("Jefe", "what do ya", 0, "want for nothing?");
+        assert_ne!(
+            sig,
+            standard_webhook_sign("Jefe", "what do ya", 1, "want for nothing?")
+        );
+        let want = hmac_sha256("Jefe", "what do ya.0.want for nothing?");
+        use base64::Engine;
+        assert_eq!(
+            sig,
+            format!(
+                "v1,{}",
+                base64::engine::general_purpose::STANDARD.encode(want)
+            )
+        );
+        assert_eq!(standard_webhook_secret("Jefe"), "whsec_SmVmZQ==");
     }
 }

@@ -2,6 +2,11 @@
 //! `outbox` row (written with the record, in one transaction); a sender
 //! claims due rows, POSTs them signed, and records the outcome. A receiver
 //! that stays down past `callback_retry` is given up on.
+//!
+//! Each delivery is signed twice: `X-TXCR-Signature` (ours, kept for
+//! existing receivers) and the Standard Webhooks headers (`webhook-id`: the
+//! outbox row's id, the same on every retry so a receiver can drop
+//! repeats; `webhook-timestamp`; `webhook-signature`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,6 +56,12 @@ pub async fn callback_sender(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
             .header(
                 "X-TXCR-Signature",
                 txcr_auth::webhook_sign(secret, ts, &cb.body),
+            )
+            .header("webhook-id", &cb.id)
+            .header("webhook-timestamp", ts.to_string())
+            .header(
+                "webhook-signature",
+                txcr_auth::standard_webhook_sign(secret, &cb.id, ts, &cb.body),
             )
             .body(cb.body.clone())
             .timeout(Duration::from_secs(10))
