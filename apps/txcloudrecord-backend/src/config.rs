@@ -51,6 +51,45 @@ pub struct Flags {
     /// Log as JSON lines
     #[arg(long, env = "TXCR_LOG_JSON")]
     pub log_json: bool,
+    /// Log filter (`info`, `warn`, `txcloudrecord_backend=debug`, …) [default: info]
+    #[arg(long = "log", env = "TXCR_LOG")]
+    pub log: Option<String>,
+    /// The identifier allowed to register the callback URL [default: administrator]
+    #[arg(long, env = "TXCR_ADMIN", help_heading = "Jobs and callbacks")]
+    pub admin: Option<String>,
+    /// Seconds a running splice gets to finish on SIGTERM before its job is
+    /// released [default: 30]
+    #[arg(
+        long,
+        env = "TXCR_SHUTDOWN_GRACE_SECS",
+        help_heading = "Jobs and callbacks"
+    )]
+    pub shutdown_grace_secs: Option<u64>,
+    /// Seconds a splice job is leased for; another instance takes it over
+    /// once the lease runs out (1–3600) [default: 60]
+    #[arg(long, env = "TXCR_JOB_LEASE_SECS", help_heading = "Jobs and callbacks")]
+    pub job_lease_secs: Option<f64>,
+    /// Hours a callback is retried before it is given up [default: 72]
+    #[arg(
+        long,
+        env = "TXCR_CALLBACK_RETRY_HOURS",
+        help_heading = "Jobs and callbacks"
+    )]
+    pub callback_retry_hours: Option<f64>,
+    /// Days a media link in a callback or query answer stays valid [default: 365]
+    #[arg(
+        long,
+        env = "TXCR_MEDIA_LINK_DAYS",
+        help_heading = "Jobs and callbacks"
+    )]
+    pub media_link_days: Option<u64>,
+    /// Fault tests only: hold each splice job this long after fetching its
+    /// slices, so a test can kill the backend mid-job
+    #[arg(long, env = "TXCR_TEST_SPLICE_HOLD_MS", hide = true)]
+    pub test_splice_hold_ms: Option<u64>,
+    /// The bucket (none: the embedded object store)
+    #[command(flatten)]
+    pub s3: S3Fields,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -60,18 +99,6 @@ struct FileApp {
     secret_key: String,
     tickey: Option<String>,
     admin: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileStorage {
-    endpoint: Option<String>,
-    region: Option<String>,
-    bucket: Option<String>,
-    prefix: Option<String>,
-    path_style: Option<bool>,
-    access_key: Option<String>,
-    secret_key: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -88,7 +115,7 @@ struct File {
     shutdown_grace_secs: Option<u64>,
     job_lease_secs: Option<f64>,
     #[serde(default)]
-    storage: FileStorage,
+    storage: S3Fields,
     #[serde(default)]
     apps: Vec<FileApp>,
 }
@@ -133,21 +160,7 @@ pub struct Config {
     pub log_json: bool,
 }
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
-fn storage(f: FileStorage, embedded_port: u16) -> anyhow::Result<Storage> {
-    let fields = S3Fields {
-        endpoint: f.endpoint,
-        region: f.region,
-        bucket: f.bucket,
-        prefix: f.prefix,
-        path_style: f.path_style,
-        access_key: f.access_key,
-        secret_key: f.secret_key,
-    }
-    .with_env(env);
+fn storage(fields: S3Fields, embedded_port: u16) -> anyhow::Result<Storage> {
     Ok(match fields.settings()? {
         Some(settings) => Storage::External(settings, fields.prefix()),
         None => Storage::Embedded(embedded_port),
@@ -207,7 +220,10 @@ impl Config {
                     id,
                     App {
                         tickey: flags.tickey.clone().unwrap_or_else(|| key.clone()),
-                        admin: env("TXCR_ADMIN").unwrap_or_else(|| "administrator".into()),
+                        admin: flags
+                            .admin
+                            .clone()
+                            .unwrap_or_else(|| "administrator".into()),
                     },
                 );
             }
@@ -221,29 +237,36 @@ impl Config {
             public_url,
             watch_interval: Duration::from_secs_f64(watch.clamp(0.1, 3600.0)),
             callback_retry: Duration::from_secs_f64(
-                file.callback_retry_hours.unwrap_or(72.0).max(0.0) * 3600.0,
+                flags
+                    .callback_retry_hours
+                    .or(file.callback_retry_hours)
+                    .unwrap_or(72.0)
+                    .max(0.0)
+                    * 3600.0,
             ),
-            media_link_ttl: Duration::from_secs(file.media_link_days.unwrap_or(365) * 86_400),
+            media_link_ttl: Duration::from_secs(
+                flags
+                    .media_link_days
+                    .or(file.media_link_days)
+                    .unwrap_or(365)
+                    * 86_400,
+            ),
             shutdown_grace: Duration::from_secs(
-                env("TXCR_SHUTDOWN_GRACE_SECS")
-                    .and_then(|v| v.parse().ok())
+                flags
+                    .shutdown_grace_secs
                     .or(file.shutdown_grace_secs)
                     .unwrap_or(30),
             ),
-            splice_hold: Duration::from_millis(
-                env("TXCR_TEST_SPLICE_HOLD_MS")
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(0),
-            ),
+            splice_hold: Duration::from_millis(flags.test_splice_hold_ms.unwrap_or(0)),
             job_lease: Duration::from_secs_f64(
-                env("TXCR_JOB_LEASE_SECS")
-                    .and_then(|v| v.parse().ok())
+                flags
+                    .job_lease_secs
                     .or(file.job_lease_secs)
                     .unwrap_or(60.0)
                     .clamp(1.0, 3600.0),
             ),
             storage: storage(
-                file.storage,
+                flags.s3.clone().over(file.storage),
                 flags
                     .embedded_s3_port
                     .or(file.embedded_s3_port)
@@ -261,4 +284,63 @@ fn read_file(p: &Path) -> anyhow::Result<File> {
     let text = std::fs::read_to_string(p)
         .with_context(|| format!("cannot read config {}", p.display()))?;
     toml::from_str(&text).with_context(|| format!("config {}", p.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/examples/backend.toml")
+    }
+
+    #[test]
+    fn the_sample_config_loads_with_the_values_it_shows() {
+        let flags = Flags {
+            config: Some(sample()),
+            ..Flags::default()
+        };
+        let cfg = Config::load(&flags).expect("the sample config loads");
+        assert_eq!(cfg.listen, SocketAddr::from(([0, 0, 0, 0], 37605)));
+        assert_eq!(
+            cfg.public_url.as_deref(),
+            Some("http://school-server.example.edu:37605")
+        );
+        assert_eq!(cfg.data_dir, Path::new("/var/lib/txcloudrecord"));
+        assert!(cfg
+            .database_url
+            .starts_with("sqlite:///var/lib/txcloudrecord/"));
+        assert_eq!(cfg.job_lease, Duration::from_secs(60));
+        assert_eq!(cfg.callback_retry, Duration::from_secs(72 * 3600));
+        assert!(matches!(cfg.storage, Storage::Embedded(37606)));
+        assert_eq!(cfg.keys.get(1400000000), Some("change-me"));
+        let app = &cfg.apps[&1400000000];
+        assert_eq!(
+            (app.tickey.as_str(), app.admin.as_str()),
+            ("change-me-too", "administrator")
+        );
+    }
+
+    #[test]
+    fn flags_override_the_file_and_every_setting_is_a_flag() {
+        use clap::CommandFactory;
+        Flags::command().debug_assert();
+        let flags = Flags::try_parse_from([
+            "txcloudrecord-backend",
+            "--config",
+            sample().to_str().expect("utf-8 path"),
+            "--job-lease-secs",
+            "5",
+            "--s3-bucket",
+            "b",
+            "--s3-access-key",
+            "a",
+            "--s3-secret-key",
+            "s",
+        ])
+        .expect("flags parse");
+        let cfg = Config::load(&flags).expect("loads");
+        assert_eq!(cfg.job_lease, Duration::from_secs(5));
+        assert!(matches!(&cfg.storage, Storage::External(s, _) if s.bucket == "b"));
+    }
 }

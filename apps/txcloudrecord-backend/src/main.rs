@@ -213,8 +213,11 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
 
 fn main() -> anyhow::Result<()> {
     let flags = Flags::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TXCR_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = flags
+        .log
+        .as_deref()
+        .and_then(|f| tracing_subscriber::EnvFilter::try_new(f).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new("info"));
     let cfg = Config::load(&flags)?;
     if cfg.log_json {
         tracing_subscriber::fmt()

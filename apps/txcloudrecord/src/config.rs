@@ -77,6 +77,29 @@ pub struct Flags {
     /// Secret key of that application (prefer the variable: flags show in `ps`)
     #[arg(long, env = "TXCR_SECRET_KEY", hide_env_values = true, global = true)]
     pub secret_key: Option<String>,
+    /// Recording stops cleanly (-10005) below this much free disk space, MB
+    /// [default: 200]
+    #[arg(long, env = "TXCR_MIN_FREE_MB", global = true)]
+    pub min_free_mb: Option<u64>,
+    /// Log filter (`info`, `warn`, `txcr_recorder=debug`, …) [default: info]
+    #[arg(long = "log", env = "TXCR_LOG", global = true)]
+    pub log: Option<String>,
+    /// Upload through URLs this backend presigns (`http(s)://…`), with the
+    /// teacher's UserSig: no bucket keys on the teacher's machine
+    #[arg(long, env = "TXCR_BACKEND_URL", global = true, help_heading = "Upload")]
+    pub backend_url: Option<String>,
+    /// Slices uploaded at once (1–16) [default: 3]
+    #[arg(
+        long,
+        env = "TXCR_UPLOAD_WORKERS",
+        global = true,
+        help_heading = "Upload"
+    )]
+    pub upload_workers: Option<usize>,
+    /// Upload straight to a bucket with these keys (or the config file's
+    /// `[upload]`)
+    #[command(flatten)]
+    pub s3: S3Fields,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -121,10 +144,6 @@ pub struct UploadSettings {
     pub queue: UploadConfig,
 }
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
 impl FileUpload {
     /// The bucket fields, as `txcr-storage` reads them.
     fn s3(&self) -> S3Fields {
@@ -137,19 +156,14 @@ impl FileUpload {
             access_key: self.access_key.clone(),
             secret_key: self.secret_key.clone(),
         }
-        .with_env(env)
     }
 }
 
-fn queue_settings(f: &FileUpload, s3: &S3Fields) -> UploadConfig {
+fn queue_settings(flags: &Flags, f: &FileUpload, s3: &S3Fields) -> UploadConfig {
     let defaults = UploadConfig::default();
     UploadConfig {
         prefix: s3.prefix(),
-        workers: env("TXCR_UPLOAD_WORKERS")
-            .and_then(|w| w.parse().ok())
-            .or(f.workers)
-            .unwrap_or(3)
-            .clamp(1, 16),
+        workers: flags.upload_workers.or(f.workers).unwrap_or(3).clamp(1, 16),
         delete_after_upload: f.delete_after_upload.unwrap_or(false),
         keep_uploaded: f
             .keep_uploaded_secs
@@ -158,16 +172,17 @@ fn queue_settings(f: &FileUpload, s3: &S3Fields) -> UploadConfig {
     }
 }
 
-fn upload_settings(f: FileUpload) -> anyhow::Result<Option<UploadSettings>> {
-    let s3 = f.s3();
-    if let Some(url) = env("TXCR_BACKEND_URL").or(f.backend_url.clone()) {
+fn upload_settings(flags: &Flags, f: FileUpload) -> anyhow::Result<Option<UploadSettings>> {
+    let s3 = flags.s3.clone().over(f.s3());
+    let backend_url = flags.backend_url.clone().filter(|u| !u.trim().is_empty());
+    if let Some(url) = backend_url.or(f.backend_url.clone()) {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             anyhow::bail!("TXCR_BACKEND_URL must be an http:// or https:// URL");
         }
         // The backend owns the bucket layout (its prefix).
         let queue = UploadConfig {
             prefix: String::new(),
-            ..queue_settings(&f, &s3)
+            ..queue_settings(flags, &f, &s3)
         };
         return Ok(Some(UploadSettings {
             target: UploadTarget::Brokered(url),
@@ -179,7 +194,7 @@ fn upload_settings(f: FileUpload) -> anyhow::Result<Option<UploadSettings>> {
     };
     Ok(Some(UploadSettings {
         target: UploadTarget::Direct(settings),
-        queue: queue_settings(&f, &s3),
+        queue: queue_settings(flags, &f, &s3),
     }))
 }
 
@@ -414,11 +429,8 @@ impl Config {
                 DEFAULT_SOUNDS.to_vec()
             },
             audio_gain_db: file.audio_gain_db,
-            upload: upload_settings(file.upload)?,
-            min_free_mb: env("TXCR_MIN_FREE_MB")
-                .and_then(|v| v.parse().ok())
-                .or(file.min_free_mb)
-                .unwrap_or(200),
+            upload: upload_settings(flags, file.upload)?,
+            min_free_mb: flags.min_free_mb.or(file.min_free_mb).unwrap_or(200),
             apps,
         };
         cfg.check_encoder()?;
@@ -435,5 +447,67 @@ impl Config {
                 x.preset, x.tune, x.params
             )
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/examples/txcloudrecord.toml")
+    }
+
+    #[test]
+    fn the_sample_config_loads_with_the_values_it_shows() {
+        let flags = Flags {
+            config: Some(sample()),
+            ..Flags::default()
+        };
+        let cfg = Config::read(&flags).expect("the sample config loads");
+        assert_eq!(cfg.port, 37604);
+        assert_eq!(cfg.capture, CaptureMode::Auto);
+        assert_eq!(cfg.min_free_mb, 500);
+        assert_eq!(cfg.audio_sources, [SoundKind::Mic, SoundKind::App]);
+        assert_eq!(cfg.audio_gain_db.mic, 3.0);
+        assert_eq!(cfg.x264.preset, "veryfast");
+        assert!(cfg.window.look.cursor && !cfg.window.look.border);
+        assert_eq!(cfg.apps.get(1400000000), Some("change-me"));
+        let upload = cfg.upload.expect("uploads configured");
+        assert!(
+            matches!(&upload.target, UploadTarget::Brokered(u) if u == "http://school-server.example.edu:37605"),
+            "{:?}",
+            upload.target
+        );
+        assert_eq!(upload.queue.workers, 3);
+        assert_eq!(upload.queue.keep_uploaded.as_secs(), 600);
+    }
+
+    #[test]
+    fn flags_override_the_file_and_every_setting_is_a_flag() {
+        use clap::{Args, FromArgMatches};
+        let cmd = Flags::augment_args(clap::Command::new("txcloudrecord"));
+        cmd.clone().debug_assert();
+        let m = cmd
+            .try_get_matches_from([
+                "txcloudrecord",
+                "--config",
+                sample().to_str().expect("utf-8 path"),
+                "--min-free-mb",
+                "50",
+                "--upload-workers",
+                "5",
+                "--backend-url",
+                "https://other.example.edu",
+            ])
+            .expect("flags parse");
+        let flags = Flags::from_arg_matches(&m).expect("flags");
+        let cfg = Config::read(&flags).expect("loads");
+        assert_eq!(cfg.min_free_mb, 50);
+        let upload = cfg.upload.expect("uploads configured");
+        assert_eq!(upload.queue.workers, 5);
+        assert!(
+            matches!(&upload.target, UploadTarget::Brokered(u) if u == "https://other.example.edu")
+        );
     }
 }

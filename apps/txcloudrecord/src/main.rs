@@ -108,7 +108,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     // The one-shot command keeps the terminal for its progress line.
     let quiet = matches!(cli.command, Some(Cmd::Record(_) | Cmd::Doctor { .. }));
     if !matches!(cli.command, Some(Cmd::Serve) | None) {
-        logs::init_stderr(if quiet { "warn" } else { "info" });
+        logs::init_stderr(
+            cli.flags.log.as_deref(),
+            if quiet { "warn" } else { "info" },
+        );
     }
     if let Some(url) = &cli.launch_url {
         if !url.to_ascii_lowercase().starts_with("tc-record:") {
@@ -147,7 +150,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 fn serve(flags: &Flags) -> anyhow::Result<()> {
     let cfg = Config::load(flags);
     let log_dir = cfg.as_ref().ok().map(|c| c.data_dir.join("logs"));
-    logs::init_service(log_dir.as_deref());
+    logs::init_service(flags.log.as_deref(), log_dir.as_deref());
     let cfg = cfg?;
     if cfg.capture == CaptureMode::Windows && !cfg!(windows) {
         anyhow::bail!("--capture windows works on Windows only");

@@ -1,5 +1,5 @@
-//! An S3-compatible endpoint: its settings (from a config file's fields with
-//! the environment over them) and the one client set-up both apps use.
+//! An S3-compatible endpoint: its settings (flags and environment variables
+//! over a config file's fields) and the one client set-up both apps use.
 
 use aws_sdk_s3::config::{
     BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
@@ -57,23 +57,77 @@ pub fn s3_client(s: &S3Settings) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(b.build())
 }
 
-/// The bucket fields of a config file (`[upload]` locally, `[storage]` in the
-/// backend), each overridden by its environment variable.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// The bucket's settings, as flags and environment variables (clap reads
+/// both; the one place their names are defined) or as the fields of a config
+/// file (`[upload]` locally, `[storage]` in the backend).
+#[derive(Debug, Clone, Default, Deserialize, clap::Args)]
+#[serde(deny_unknown_fields)]
+#[command(next_help_heading = "Storage (an S3-compatible bucket)")]
 pub struct S3Fields {
-    /// `AWS_ENDPOINT_URL`.
+    /// Endpoint of an S3-compatible server (MinIO, Ceph, COS, …) [default: AWS]
+    #[arg(
+        id = "s3_endpoint",
+        value_name = "URL",
+        long = "s3-endpoint",
+        env = "AWS_ENDPOINT_URL",
+        global = true
+    )]
     pub endpoint: Option<String>,
-    /// `AWS_REGION` (default `us-east-1`).
+    /// Region [default: us-east-1]
+    #[arg(
+        id = "s3_region",
+        value_name = "REGION",
+        long = "s3-region",
+        env = "AWS_REGION",
+        global = true
+    )]
     pub region: Option<String>,
-    /// `TXCR_S3_BUCKET`; none: no bucket.
+    /// Bucket; none: no bucket
+    #[arg(
+        id = "s3_bucket",
+        value_name = "BUCKET",
+        long = "s3-bucket",
+        env = "TXCR_S3_BUCKET",
+        global = true
+    )]
     pub bucket: Option<String>,
-    /// `TXCR_S3_PREFIX`.
+    /// Key prefix inside the bucket
+    #[arg(
+        id = "s3_prefix",
+        value_name = "PREFIX",
+        long = "s3-prefix",
+        env = "TXCR_S3_PREFIX",
+        global = true
+    )]
     pub prefix: Option<String>,
-    /// `TXCR_S3_PATH_STYLE` (anything but false/0/no is true).
+    /// Path-style addressing (true/false) [default: true with an endpoint]
+    #[arg(
+        id = "s3_path_style", value_name = "BOOL",
+        long = "s3-path-style",
+        env = "TXCR_S3_PATH_STYLE",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        global = true
+    )]
     pub path_style: Option<bool>,
-    /// `AWS_ACCESS_KEY_ID`.
+    /// Access key id
+    #[arg(
+        id = "s3_access_key",
+        value_name = "KEY",
+        long = "s3-access-key",
+        env = "AWS_ACCESS_KEY_ID",
+        hide_env_values = true,
+        global = true
+    )]
     pub access_key: Option<String>,
-    /// `AWS_SECRET_ACCESS_KEY`.
+    /// Secret access key (prefer the variable: flags show in `ps`)
+    #[arg(
+        id = "s3_secret_key",
+        value_name = "KEY",
+        long = "s3-secret-key",
+        env = "AWS_SECRET_ACCESS_KEY",
+        hide_env_values = true,
+        global = true
+    )]
     pub secret_key: Option<String>,
 }
 
@@ -86,20 +140,20 @@ pub enum SettingsError {
 }
 
 impl S3Fields {
-    /// These fields with the environment over them (`env` reads a variable;
-    /// an empty value counts as unset).
-    pub fn with_env(self, env: impl Fn(&str) -> Option<String>) -> Self {
-        let var = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+    /// These fields (from flags or the environment) where set, else the
+    /// config file's; a blank value counts as unset.
+    pub fn over(self, file: Self) -> Self {
+        fn set(v: Option<String>) -> Option<String> {
+            v.filter(|v| !v.trim().is_empty())
+        }
         Self {
-            endpoint: var("AWS_ENDPOINT_URL").or(self.endpoint),
-            region: var("AWS_REGION").or(self.region),
-            bucket: var("TXCR_S3_BUCKET").or(self.bucket),
-            prefix: var("TXCR_S3_PREFIX").or(self.prefix),
-            path_style: var("TXCR_S3_PATH_STYLE")
-                .map(|v| !matches!(v.to_ascii_lowercase().as_str(), "false" | "0" | "no"))
-                .or(self.path_style),
-            access_key: var("AWS_ACCESS_KEY_ID").or(self.access_key),
-            secret_key: var("AWS_SECRET_ACCESS_KEY").or(self.secret_key),
+            endpoint: set(self.endpoint).or(file.endpoint),
+            region: set(self.region).or(file.region),
+            bucket: set(self.bucket).or(file.bucket),
+            prefix: set(self.prefix).or(file.prefix),
+            path_style: self.path_style.or(file.path_style),
+            access_key: set(self.access_key).or(file.access_key),
+            secret_key: set(self.secret_key).or(file.secret_key),
         }
     }
 
@@ -138,8 +192,21 @@ impl S3Fields {
 mod tests {
     use super::*;
 
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        s3: S3Fields,
+    }
+
+    fn flags(args: &[&str]) -> S3Fields {
+        use clap::Parser;
+        Cli::try_parse_from(std::iter::once("t").chain(args.iter().copied()))
+            .expect("flags parse")
+            .s3
+    }
+
     #[test]
-    fn the_environment_wins_and_path_style_follows_the_endpoint() {
+    fn flags_win_over_the_file_and_path_style_follows_the_endpoint() {
         let file = S3Fields {
             bucket: Some("file".into()),
             access_key: Some("a".into()),
@@ -147,22 +214,23 @@ mod tests {
             prefix: Some("/p/".into()),
             ..S3Fields::default()
         };
-        let env = |n: &str| match n {
-            "TXCR_S3_BUCKET" => Some("env".into()),
-            "AWS_ENDPOINT_URL" => Some("http://127.0.0.1:9000".into()),
-            "AWS_REGION" => Some(" ".into()),
-            _ => None,
-        };
-        let f = file.with_env(env);
+        let f = flags(&[
+            "--s3-bucket",
+            "env",
+            "--s3-endpoint",
+            "http://127.0.0.1:9000",
+            "--s3-region",
+            " ",
+        ])
+        .over(file);
         let s = f.settings().expect("complete").expect("a bucket");
         assert_eq!((s.bucket.as_str(), s.region.as_str()), ("env", "us-east-1"));
         assert!(s.path_style);
         assert_eq!(f.prefix(), "p");
-        let off = S3Fields {
+        let off = flags(&["--s3-path-style", "No"]).over(S3Fields {
             path_style: Some(true),
             ..f.clone()
-        }
-        .with_env(|n| (n == "TXCR_S3_PATH_STYLE").then(|| "No".into()));
+        });
         assert_eq!(off.path_style, Some(false));
     }
 
