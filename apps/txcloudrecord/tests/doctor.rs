@@ -13,10 +13,11 @@ use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
+use util::backend::Backend;
 use util::pulse::Pulse;
 use util::s3::S3;
 use util::x11::Xvfb;
-use util::{bin, Svc};
+use util::{bin, Svc, APP, KEY};
 
 /// Run doctor with these arguments and environment; (exit code, findings by check).
 fn doctor(dir: &Path, args: &[&str], env: &[(String, String)]) -> (i32, Vec<Value>) {
@@ -273,4 +274,57 @@ fn port_findings() {
     let all: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(level(&all, "port"), "ok", "{all:?}");
     assert!(says(&all, "port", "already serving"), "{all:?}");
+}
+
+#[test]
+fn a_backend_whose_upload_urls_this_machine_cannot_reach_fails_with_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--capture", "test-pattern"];
+    let app = APP.to_string();
+    let keys = |url: &str| {
+        env(&[
+            ("TXCR_BACKEND_URL", url),
+            ("TXCR_SDKAPPID", &app),
+            ("TXCR_SECRET_KEY", KEY),
+        ])
+    };
+    // On embedded defaults, on this machine: its store answers.
+    let embedded = Backend::start_embedded(&[]);
+    let (code, all) = doctor(dir.path(), &args, &keys(&embedded.url()));
+    assert_eq!(level(&all, "upload-url"), "ok", "{all:?}");
+    assert!(says(&all, "upload-url", "reachable from here"), "{all:?}");
+    assert_eq!(code, 0, "{all:?}");
+
+    // A backend whose bucket is at an address nobody answers on: its
+    // presigned URLs name that address.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let s3 = S3::start();
+    let endpoint = format!("http://{closed}");
+    let far = Backend::start(&s3, "p", &[("AWS_ENDPOINT_URL", &endpoint)]);
+    let (code, all) = doctor(dir.path(), &args, &keys(&far.url()));
+    assert_eq!(code, 1, "{all:?}");
+    assert_eq!(level(&all, "upload-url"), "fail", "{all:?}");
+    assert!(says(&all, "upload-url", &closed.to_string()), "{all:?}");
+    assert!(
+        finding(&all, "upload-url")["fix"]
+            .as_str()
+            .is_some_and(|f| f.contains("--public-url")),
+        "{all:?}"
+    );
+
+    // A backend that does not know this machine's application.
+    let (_, all) = doctor(
+        dir.path(),
+        &args,
+        &env(&[
+            ("TXCR_BACKEND_URL", &embedded.url()),
+            ("TXCR_SDKAPPID", "1400000999"),
+            ("TXCR_SECRET_KEY", "another-key"),
+        ]),
+    );
+    assert_eq!(level(&all, "upload-url"), "fail", "{all:?}");
+    assert!(says(&all, "upload-url", "no upload URL"), "{all:?}");
 }

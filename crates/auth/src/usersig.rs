@@ -55,6 +55,11 @@ impl AppKeys {
             .map(|(_, k)| k.as_str())
     }
 
+    /// Each application and its key, in the order they were added.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, &str)> {
+        self.keys.iter().map(|(id, k)| (*id, k.as_str()))
+    }
+
     /// Whether no application is configured.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()

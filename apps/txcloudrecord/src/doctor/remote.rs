@@ -1,5 +1,7 @@
 //! Checks against the storage: reachable, keys accepted, and our clock
-//! against its (S3 signatures and UserSigs fail when the clock is off).
+//! against its (S3 signatures and UserSigs fail when the clock is off); with
+//! a backend, also whether the upload URLs it hands out reach anything from
+//! here (a backend started for its own machine names its loopback in them).
 
 use std::time::{Duration, SystemTime};
 
@@ -71,10 +73,90 @@ pub fn storage_and_clock(cfg: &Config) -> Vec<Finding> {
                     Err(e) => Finding::new("storage", Level::Fail, format!("backend {base}: {e}"))
                         .fix("check TXCR_BACKEND_URL and the network"),
                 };
-                vec![storage, clock(&url).await]
+                vec![storage, upload_url(cfg, base).await, clock(&url).await]
             }
         }
     })
+}
+
+/// Ask the backend for an upload URL as a teacher's machine would (a UserSig
+/// made with this service's own application key, for a task of class 0
+/// named `doctor-<unix time>`; nothing is uploaded) and see whether its host
+/// answers from here.
+async fn upload_url(cfg: &Config, base: &str) -> Finding {
+    use txcr_storage::broker::{Caller, Envelope, PresignAnswer, PresignRequest, PRESIGN_PATH};
+    const CHECK: &str = "upload-url";
+    let Some((app, key)) = cfg.apps.iter().next() else {
+        return Finding::new(
+            CHECK,
+            Level::Skip,
+            "not checked: no application configured (TXCR_SDKAPPID and TXCR_SECRET_KEY) to ask the backend with",
+        );
+    };
+    let now = crate::task::unix_now();
+    let user = "txcr-doctor";
+    let req = PresignRequest {
+        caller: Caller {
+            sdk_app_id: app,
+            class_id: 0,
+            task_id: format!("doctor-{now}"),
+            user_id: user.into(),
+            user_sig: txcr_auth::gen_user_sig(app, key, user, 600, now),
+        },
+        objects: vec![txcr_storage::Leaf::Manifest.name()],
+    };
+    let client = match reqwest::Client::builder().timeout(TIMEOUT).build() {
+        Ok(c) => c,
+        Err(e) => return Finding::new(CHECK, Level::Skip, format!("cannot check: {e}")),
+    };
+    let asked = client
+        .post(format!("{}{PRESIGN_PATH}", base.trim_end_matches('/')))
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(&req).unwrap_or_default())
+        .send()
+        .await;
+    let body = match asked {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(e) => return Finding::new(CHECK, Level::Skip, format!("not checked: {e}")),
+    };
+    let Some(url) = serde_json::from_str::<Envelope<PresignAnswer>>(&body)
+        .ok()
+        .and_then(|a| a.response.urls.into_values().next())
+    else {
+        let why: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        let why = why["Response"]["Error"]["Message"]
+            .as_str()
+            .unwrap_or("no upload URL in its answer")
+            .to_owned();
+        return Finding::new(CHECK, Level::Fail, format!("backend {base} gives this machine no upload URL: {why}"))
+            .fix("the backend must know this application (the same TXCR_SDKAPPID and TXCR_SECRET_KEY on both)");
+    };
+    let shown = reqwest::Url::parse(&url).map_or_else(
+        |_| "an unreadable URL".to_owned(),
+        |u| {
+            format!(
+                "{}://{}:{}",
+                u.scheme(),
+                u.host_str().unwrap_or_default(),
+                u.port_or_known_default().unwrap_or_default()
+            )
+        },
+    );
+    // Any answer (an S3 server refuses a HEAD on a PUT URL) proves the
+    // address is reachable; only a connection that fails does not.
+    match client.head(&url).send().await {
+        Ok(_) => Finding::new(
+            CHECK,
+            Level::Ok,
+            format!("the backend's upload URLs name {shown}: reachable from here"),
+        ),
+        Err(e) => Finding::new(
+            CHECK,
+            Level::Fail,
+            format!("the backend's upload URLs name {shown}, which this machine cannot reach ({e}): slices would wait on disk"),
+        )
+        .fix("start the backend with --public-url naming an address teachers' machines reach (its embedded store listens on that host, port 37606: open it), or give it a bucket they can reach"),
+    }
 }
 
 async fn get(url: &str) -> Result<(reqwest::StatusCode, Option<String>), String> {
