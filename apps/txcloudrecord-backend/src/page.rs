@@ -96,7 +96,36 @@ pub async fn play(req: Request<Incoming>, ctx: &Ctx) -> Resp {
             user = escape(&r.user_id),
         ));
     }
-    if recs.is_empty() {
+    // Tasks not spliced (yet): say so, instead of an empty class.
+    let unfinished = ctx
+        .db
+        .class_tasks(app, class)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(_, _, state, _)| state != "done");
+    let mut shown = recs.len();
+    for (_, user, state, why) in unfinished {
+        shown += 1;
+        let what = if state == "failed" {
+            format!(
+                "could not be put together: {}",
+                why.unwrap_or_else(|| "no reason was recorded".into())
+            )
+        } else {
+            "is being put together; reload the page in a moment".into()
+        };
+        items.push_str(&format!(
+            r#"<li class="task" data-state="{state}"><h2>Recording {n}</h2>
+<p class="meta">{user} · this recording {what}</p></li>
+"#,
+            state = escape(&state),
+            n = shown,
+            user = escape(&user),
+            what = escape(&what),
+        ));
+    }
+    if shown == 0 {
         items.push_str("<li><p>No recordings for this class yet.</p></li>");
     }
     let html = format!(

@@ -103,7 +103,7 @@ impl Storage {
         };
         let mut file = tokio::fs::File::create(path)
             .await
-            .map_err(Error::io(format!("creating {}", path.display())))?;
+            .map_err(Error::io(format!("saving {key} to the work folder")))?;
         let mut body = out.body;
         let (mut n, mut md5) = (0u64, Md5::new());
         while let Some(chunk) = body
@@ -115,11 +115,11 @@ impl Storage {
             n += chunk.len() as u64;
             file.write_all(&chunk)
                 .await
-                .map_err(Error::io(format!("writing {}", path.display())))?;
+                .map_err(Error::io(format!("saving {key} to the work folder")))?;
         }
         file.flush()
             .await
-            .map_err(Error::io(format!("writing {}", path.display())))?;
+            .map_err(Error::io(format!("saving {key} to the work folder")))?;
         Ok(Some((n, md5.finalize().into())))
     }
 
@@ -128,12 +128,12 @@ impl Storage {
     pub async fn upload(&self, key: &str, path: &Path, content_type: &str) -> Result<(), Error> {
         let len = tokio::fs::metadata(path)
             .await
-            .map_err(Error::io(format!("reading {}", path.display())))?
+            .map_err(Error::io(format!("reading the file for {key}")))?
             .len();
         if len <= PART as u64 * 4 {
             let bytes = tokio::fs::read(path)
                 .await
-                .map_err(Error::io(format!("reading {}", path.display())))?;
+                .map_err(Error::io(format!("reading the file for {key}")))?;
             self.client
                 .put_object()
                 .bucket(&self.bucket)
@@ -176,7 +176,7 @@ impl Storage {
         use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
         let mut file = tokio::fs::File::open(path)
             .await
-            .map_err(Error::io(format!("reading {}", path.display())))?;
+            .map_err(Error::io(format!("reading the file for {key}")))?;
         let mut parts = Vec::new();
         for n in 1.. {
             let mut buf = Vec::with_capacity(PART);
@@ -184,7 +184,7 @@ impl Storage {
                 .take(PART as u64)
                 .read_to_end(&mut buf)
                 .await
-                .map_err(Error::io(format!("reading {}", path.display())))?;
+                .map_err(Error::io(format!("reading the file for {key}")))?;
             if buf.is_empty() {
                 break;
             }

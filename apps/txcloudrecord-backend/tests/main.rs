@@ -7,4 +7,5 @@
 use txcr_testkit as util;
 
 mod end_to_end;
+mod hostile;
 mod openapi;

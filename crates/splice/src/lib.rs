@@ -119,6 +119,10 @@ pub struct SpliceReport {
     pub audio_samples: usize,
     /// Audio sample rate, if there is sound.
     pub audio_rate: Option<u32>,
+    /// Each slice's span of media, ms from its first sample to its last
+    /// (picture and sound together; 0 for a slice without any): what the
+    /// caller checks against the length the slice should have.
+    pub slice_spans_ms: Vec<u64>,
 }
 
 /// Splice `slices` (in order) into a faststart MP4 at `out`. The file is
@@ -229,7 +233,23 @@ pub fn splice<W: Write>(slices: &[PathBuf], out: &mut W) -> Result<SpliceReport,
         video_samples: v.len(),
         audio_samples: a.len(),
         audio_rate: audio.map(|c| c.rate),
+        slice_spans_ms: spans(slices.len(), v, a),
     })
+}
+
+/// Each slice's first-to-last sample span, ms.
+fn spans(slices: usize, v: &[index::Sample], a: &[index::Sample]) -> Vec<u64> {
+    let mut ends: Vec<Option<(i64, i64)>> = vec![None; slices];
+    for s in v.iter().chain(a) {
+        if let Some(e) = ends.get_mut(s.slice as usize) {
+            let (lo, hi) = e.get_or_insert((s.dts_ms, s.dts_ms));
+            *lo = (*lo).min(s.dts_ms);
+            *hi = (*hi).max(s.dts_ms);
+        }
+    }
+    ends.into_iter()
+        .map(|e| e.map_or(0, |(lo, hi)| (hi - lo).unsigned_abs()))
+        .collect()
 }
 
 fn encode<T: Encode>(b: &T) -> Result<Vec<u8>, SpliceError> {

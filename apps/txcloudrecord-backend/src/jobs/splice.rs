@@ -134,7 +134,7 @@ async fn splice_task(ctx: Arc<Ctx>, task: Task) -> Result<Record, Error> {
     let _ = tokio::fs::remove_dir_all(&work).await;
     tokio::fs::create_dir_all(&work)
         .await
-        .map_err(Error::io(format!("creating {}", work.display())))?;
+        .map_err(Error::io("creating the work folder"))?;
     let result = splice_in(&ctx, &task, &m, &work).await;
     let _ = tokio::fs::remove_dir_all(&work).await;
     result
@@ -191,11 +191,25 @@ async fn splice_in(
     }
     let out = work.join("record.mp4");
     let report = {
-        let (files, out) = (files.clone(), out.clone());
-        tokio::task::spawn_blocking(move || txcr_splice::splice_to_file(&files, &out))
+        let (inputs, out) = (files.clone(), out.clone());
+        tokio::task::spawn_blocking(move || txcr_splice::splice_to_file(&inputs, &out))
             .await
-            .map_err(|e| Error::Broken(format!("splice panicked: {e}")))??
+            .map_err(|e| Error::Broken(format!("splice panicked: {e}")))?
+            .map_err(|e| {
+                named(e, &files, m, |seq| {
+                    ctx.storage.key(&place, Leaf::Slice(seq))
+                })
+            })?
     };
+    for (s, span) in m.slices.iter().zip(&report.slice_spans_ms) {
+        if !holds(*span, s.duration_ms) {
+            let key = ctx.storage.key(&place, Leaf::Slice(s.seq));
+            return Err(Error::Broken(format!(
+                "slice {} ({key}) holds {span} ms of recording, but the manifest says {} ms: part of the class is missing or its timestamps are broken",
+                s.seq, s.duration_ms
+            )));
+        }
+    }
     let key = ctx.storage.key(&place, Leaf::Record);
     ctx.storage.upload(key.as_str(), &out, "video/mp4").await?;
     Ok(Record {
@@ -210,4 +224,61 @@ async fn splice_in(
         video_size: report.bytes as i64,
         duration_ms: report.duration_ms as i64,
     })
+}
+
+/// How far a slice's media may be from its manifest's `DurationMs`: a frame
+/// interval at the slowest rate (1 fps) plus the last still picture's wait
+/// before a cut, or a tenth of a long slice.
+fn tolerance_ms(duration_ms: u64) -> u64 {
+    (duration_ms / 10).max(1500)
+}
+
+/// Whether a slice whose media spans `span_ms` holds the `duration_ms` its
+/// manifest says: not much less (a part of the class missing) and not much
+/// more (timestamps jumping ahead).
+fn holds(span_ms: u64, duration_ms: u64) -> bool {
+    span_ms.abs_diff(duration_ms) <= tolerance_ms(duration_ms)
+}
+
+/// A splice error as the task's reason: slices named by sequence number and
+/// object key, never by this backend's work files.
+fn named(
+    e: txcr_splice::SpliceError,
+    files: &[PathBuf],
+    m: &Manifest,
+    key: impl Fn(u32) -> txcr_storage::ObjectKey,
+) -> Error {
+    use txcr_splice::SpliceError as S;
+    let seq = |i: usize| m.slices.get(i).map_or(i as u32 + 1, |s| s.seq);
+    match e {
+        S::CorruptSlice { slice, why, .. } => {
+            let seq = seq(slice.saturating_sub(1));
+            Error::Broken(format!("slice {seq} ({}) is corrupt: {why}", key(seq)))
+        }
+        S::Io { path, source } => match files.iter().position(|f| *f == path) {
+            Some(i) => Error::Io {
+                what: format!("reading slice {} ({})", seq(i), key(seq(i))),
+                source,
+            },
+            None => Error::Io {
+                what: "writing the MP4".into(),
+                source,
+            },
+        },
+        other => Error::Splice(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slice_holds_its_duration_within_a_frame_and_a_still_pictures_wait() {
+        assert!(holds(4_950, 5_000) && holds(3_600, 5_000) && holds(6_400, 5_000));
+        assert!(!holds(0, 2_000), "a slice with no media for 2 s of class");
+        assert!(!holds(3_400, 5_000) && !holds(6_600, 5_000));
+        assert!(holds(270_000, 300_000) && !holds(260_000, 300_000));
+        assert!(!holds(3_600_000, 300_000), "timestamps an hour ahead");
+    }
 }
