@@ -30,11 +30,16 @@ pub struct FinishedSlice {
 /// Crash safety: the bytes of each packet reach the OS before the next packet is
 /// taken (a `kill -9` loses nothing written), and a finished slice's duration is
 /// patched in and the file `fsync`ed before it is reported.
+///
+/// A full disk: a packet that cannot be written whole (ENOSPC part-way
+/// through) is cut off again, so the file ends at its last complete tag and
+/// [`finish`](Self::finish) closes it as a playable slice like any other.
 #[derive(Debug)]
 pub struct SliceWriter {
     dst: PathBuf,
     slicer: Slicer,
-    file: Option<(PathBuf, File)>,
+    /// The slice being written, and how many of its bytes are complete tags.
+    file: Option<(PathBuf, File, u64)>,
 }
 
 impl SliceWriter {
@@ -52,7 +57,7 @@ impl SliceWriter {
         let pushed = self.slicer.push(p);
         let mut done = None;
         if let Some(info) = pushed.closed {
-            done = Some(self.close(info)?);
+            done = self.close(info)?;
         }
         if let Some(seq) = pushed.opened {
             let path = slice_path(&self.dst, seq);
@@ -65,15 +70,22 @@ impl SliceWriter {
                     path: path.clone(),
                     source,
                 })?;
-            self.file = Some((path, file));
+            self.file = Some((path, file, 0));
         }
-        if let Some((path, file)) = self.file.as_mut() {
+        if let Some((path, file, complete)) = self.file.as_mut() {
             // Unbuffered on purpose: one write per packet puts it in the page cache.
-            file.write_all(self.slicer.pending())
-                .map_err(|source| MuxError::Io {
+            let bytes = self.slicer.pending();
+            if let Err(source) = file.write_all(bytes) {
+                // Part of the packet may be on disk: cut it off (shrinking
+                // needs no space), so the slice ends at a whole tag.
+                let _ = file.set_len(*complete);
+                let _ = file.seek(SeekFrom::Start(*complete));
+                return Err(MuxError::Io {
                     path: path.clone(),
                     source,
-                })?;
+                });
+            }
+            *complete += bytes.len() as u64;
         }
         self.slicer.clear_pending();
         Ok(done)
@@ -87,15 +99,22 @@ impl SliceWriter {
     /// End the recording and return the last slice, if any frame was written.
     pub fn finish(mut self) -> Result<Option<FinishedSlice>, MuxError> {
         match self.slicer.finish() {
-            Some(info) => self.close(info).map(Some),
+            Some(info) => self.close(info),
             None => Ok(None),
         }
     }
 
-    fn close(&mut self, info: SliceInfo) -> Result<FinishedSlice, MuxError> {
-        let Some((path, mut file)) = self.file.take() else {
+    /// Patch the duration in, `fsync`; `None` (and no file) for a slice of
+    /// which not even the first packet reached the disk.
+    fn close(&mut self, info: SliceInfo) -> Result<Option<FinishedSlice>, MuxError> {
+        let Some((path, mut file, complete)) = self.file.take() else {
             return Err(MuxError::NotFlv("slice closed before it was opened"));
         };
+        if complete < info.duration_offset + 8 {
+            drop(file);
+            let _ = std::fs::remove_file(&path);
+            return Ok(None);
+        }
         let mut patch = || -> std::io::Result<()> {
             file.seek(SeekFrom::Start(info.duration_offset))?;
             file.write_all(&(info.duration_ms() as f64 / 1000.0).to_be_bytes())?;
@@ -105,7 +124,7 @@ impl SliceWriter {
             path: path.clone(),
             source,
         })?;
-        Ok(FinishedSlice { path, info })
+        Ok(Some(FinishedSlice { path, info }))
     }
 }
 
