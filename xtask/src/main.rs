@@ -9,6 +9,8 @@ mod check_windows;
 #[cfg(unix)]
 mod criterion;
 mod demo;
+#[cfg(unix)]
+mod fuzz;
 mod layers;
 mod local;
 mod msrv;
@@ -43,6 +45,9 @@ const USAGE: &str = "usage: cargo xtask <command>
   criterion [-- ARGS]
           the criterion benchmarks of each stage (grab+convert, encode, mux, splice),
           with Xvfb and a test window for the X11 grab
+  fuzz [SECONDS]
+          every fuzz target in fuzz/ for that long (default 60 s each), from its kept corpus,
+          on the nightly toolchain through cargo fuzz (installed when missing)
   bench-splice [MINUTES] [SLICES]
           splice a class of FLV slices (default 60 min in 12) with ours and with
           ffmpeg -f concat -c copy -movflags +faststart: time, CPU, memory";
@@ -63,6 +68,12 @@ fn main() -> anyhow::Result<()> {
         Some("bench-splice") => bench_splice::run(&args[1..]),
         #[cfg(unix)]
         Some("criterion") => criterion::run(&args[1..]),
+        #[cfg(unix)]
+        Some("fuzz") => match args.get(1).map(|s| s.parse::<u64>()) {
+            None => fuzz::run(60),
+            Some(Ok(secs)) if secs > 0 => fuzz::run(secs),
+            Some(_) => bail!("usage: cargo xtask fuzz [SECONDS]"),
+        },
         _ => {
             println!("{USAGE}");
             if args.is_empty() {
@@ -95,6 +106,10 @@ pub fn workspace_root() -> std::path::PathBuf {
     here.parent().unwrap_or(here).to_path_buf()
 }
 
+/// Seconds each fuzz target runs in `cargo xtask test`.
+#[cfg(unix)]
+const FUZZ_SECS_IN_TEST: u64 = 15;
+
 fn test() -> anyhow::Result<()> {
     setup::ensure()?;
     msrv::check()?;
@@ -114,6 +129,9 @@ fn test() -> anyhow::Result<()> {
     // build them first so no test waits on a build.
     cargo(&["build", "--workspace", "--bins"])?;
     cargo(&["test", "--workspace"])?;
+    // Each parser of untrusted bytes, briefly: regressions in CI, not a hunt.
+    #[cfg(unix)]
+    fuzz::run(FUZZ_SECS_IN_TEST)?;
     println!("==> all checks passed");
     Ok(())
 }

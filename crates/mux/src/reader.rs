@@ -110,12 +110,16 @@ pub struct VideoSpan {
 /// frames in it (AVC frames, not sequence headers).
 pub fn salvage(bytes: &[u8]) -> Result<Salvage, MuxError> {
     let mut r = FlvReader::new(bytes)?;
+    // Earliest and latest stamps, not first and last: a damaged file may
+    // have time going backwards (found by fuzzing: it made this subtract
+    // below zero).
     let (mut first, mut last, mut frames) = (None, 0u64, 0u64);
     for t in r.by_ref() {
         if t.tag_type == TAG_VIDEO && t.body.get(1) == Some(&1) {
             let ts = u64::from(t.ts_ms);
-            first.get_or_insert(ts);
-            last = ts;
+            let f = first.get_or_insert(ts);
+            *f = (*f).min(ts);
+            last = last.max(ts);
             frames += 1;
         }
     }
@@ -134,4 +138,22 @@ pub fn salvage(bytes: &[u8]) -> Result<Salvage, MuxError> {
         valid_len: r.position(),
         video,
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests
+mod tests {
+    use super::*;
+
+    #[test]
+    fn salvaging_a_file_whose_time_goes_backwards_gives_its_span() {
+        // Found by the `flv` fuzz target (kept in its corpus): video frames
+        // stamped out of order made the span's subtraction go below zero.
+        let bytes = include_bytes!("../../../fuzz/corpus/flv/regress-salvage-time-backwards");
+        let s = salvage(bytes).unwrap();
+        assert!(s.valid_len <= bytes.len());
+        // The span runs from the earliest frame (200 ms) to past the latest.
+        let v = s.video.unwrap();
+        assert_eq!(v.start_ms, 200, "{v:?}");
+    }
 }

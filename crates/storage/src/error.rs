@@ -1,5 +1,6 @@
 //! Why a storage operation failed, and whether trying again can help.
 
+#[cfg(feature = "client")]
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 
 /// Why a store operation failed, and whether trying again can help.
@@ -24,6 +25,7 @@ impl StoreError {
     }
 }
 
+#[cfg(feature = "client")]
 /// Sort an SDK error into transient (retry), permanent (needs a fix) or a lost upload.
 pub fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R>(e: SdkError<E, R>) -> StoreError
 where

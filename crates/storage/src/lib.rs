@@ -22,7 +22,11 @@ mod layout;
 mod manifest;
 mod s3;
 
-pub use error::{classify, StoreError};
+#[cfg(feature = "client")]
+pub use error::classify;
+pub use error::StoreError;
 pub use layout::{safe_id, Layout, Leaf, ObjectKey, TaskPath};
 pub use manifest::{Manifest, ManifestError, ManifestSlice};
-pub use s3::{s3_client, S3Fields, S3Settings, SettingsError};
+#[cfg(feature = "client")]
+pub use s3::s3_client;
+pub use s3::{S3Fields, S3Settings, SettingsError};

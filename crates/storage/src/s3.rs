@@ -1,6 +1,7 @@
 //! An S3-compatible endpoint: its settings (flags and environment variables
 //! over a config file's fields) and the one client set-up both apps use.
 
+#[cfg(feature = "client")]
 use aws_sdk_s3::config::{
     BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
 };
@@ -35,6 +36,7 @@ impl std::fmt::Debug for S3Settings {
     }
 }
 
+#[cfg(feature = "client")]
 /// A client for these settings. Checksums are sent only where required,
 /// since some S3-compatible servers reject the SDK's default CRC32.
 pub fn s3_client(s: &S3Settings) -> aws_sdk_s3::Client {
