@@ -83,6 +83,14 @@ pub struct Flags {
         help_heading = "Jobs and callbacks"
     )]
     pub media_link_days: Option<u64>,
+    /// Delete a task's slices from storage once its MP4 is stored (the
+    /// manifest stays) [default: keep them]
+    #[arg(
+        long,
+        env = "TXCR_DELETE_SLICES_AFTER_SPLICE",
+        help_heading = "Jobs and callbacks"
+    )]
+    pub delete_slices_after_splice: bool,
     /// Fault tests only: hold each splice job this long after fetching its
     /// slices, so a test can kill the backend mid-job
     #[arg(long, env = "TXCR_TEST_SPLICE_HOLD_MS", hide = true)]
@@ -114,6 +122,7 @@ struct File {
     media_link_days: Option<u64>,
     shutdown_grace_secs: Option<u64>,
     job_lease_secs: Option<f64>,
+    delete_slices_after_splice: Option<bool>,
     #[serde(default)]
     storage: S3Fields,
     #[serde(default)]
@@ -151,6 +160,8 @@ pub struct Config {
     pub media_link_ttl: Duration,
     pub shutdown_grace: Duration,
     pub job_lease: Duration,
+    /// Slices are deleted once their task's MP4 is stored.
+    pub delete_slices_after_splice: bool,
     /// Fault tests only: hold each splice job this long after fetching its
     /// slices (`TXCR_TEST_SPLICE_HOLD_MS`), so a test can kill the backend mid-job.
     pub splice_hold: Duration,
@@ -258,6 +269,8 @@ impl Config {
                     .unwrap_or(30),
             ),
             splice_hold: Duration::from_millis(flags.test_splice_hold_ms.unwrap_or(0)),
+            delete_slices_after_splice: flags.delete_slices_after_splice
+                || file.delete_slices_after_splice.unwrap_or(false),
             job_lease: Duration::from_secs_f64(
                 flags
                     .job_lease_secs
@@ -311,6 +324,7 @@ mod tests {
             .database_url
             .starts_with("sqlite:///var/lib/txcloudrecord/"));
         assert_eq!(cfg.job_lease, Duration::from_secs(60));
+        assert!(!cfg.delete_slices_after_splice);
         assert_eq!(cfg.callback_retry, Duration::from_secs(72 * 3600));
         assert!(matches!(cfg.storage, Storage::Embedded(37606)));
         assert_eq!(cfg.keys.get(1400000000), Some("change-me"));

@@ -232,6 +232,18 @@ impl Storage {
         Ok(self.get(key, Some(range)).await?.map(|o| o.body))
     }
 
+    /// Remove one object (absent already is fine).
+    pub async fn delete(&self, key: &str) -> Result<(), Error> {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
     /// A URL that lets its holder PUT one object for `ttl`.
     pub async fn presign_put(&self, key: &str, ttl: Duration) -> Result<String, Error> {
         let cfg =

@@ -594,3 +594,45 @@ fn on_embedded_defaults_a_teacher_on_another_machine_uploads_where_it_reaches_th
     let link = q["record_info_list"][0]["VideoOutputUrl"].as_str().unwrap();
     assert!(link.starts_with(&backend.url()), "{link}");
 }
+
+#[test]
+fn with_delete_slices_after_splice_a_class_keeps_only_its_mp4_and_manifest() {
+    let s3 = S3::start();
+    let env = s3.env("school");
+    let svc = Svc::start_env(&[], &env_refs(&env));
+    let backend = Backend::start(
+        &s3,
+        "school",
+        &[("TXCR_DELETE_SLICES_AFTER_SPLICE", "true")],
+    );
+    let task = record_class(&svc, 5005, 5);
+    let t0 = Instant::now();
+    let rec = loop {
+        let q = backend.query(r#"{"class_id":5005}"#);
+        if q["total"] == 1 {
+            break q["record_info_list"][0].clone();
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "{q}");
+        sleep(Duration::from_millis(200));
+    };
+    let prefix = format!("school/{APP}/5005/{task}/");
+    let t0 = Instant::now();
+    let mut left = s3.list(&prefix);
+    while left.iter().any(|k| k.ends_with(".flv")) && t0.elapsed() < Duration::from_secs(10) {
+        sleep(Duration::from_millis(100));
+        left = s3.list(&prefix);
+    }
+    left.sort();
+    assert_eq!(
+        left,
+        [
+            format!("{prefix}manifest.json"),
+            format!("{prefix}record.mp4")
+        ],
+        "the slices are gone, the class is not"
+    );
+    let url = rec["VideoOutputUrl"].as_str().unwrap();
+    let (status, _, mp4) = raw_bytes(backend.port, "GET", &path_of(url), &[("Host", "x")], b"");
+    assert_eq!(status, 200);
+    assert_eq!(mp4.len() as u64, rec["VideoOutputSize"].as_u64().unwrap());
+}

@@ -85,6 +85,9 @@ async fn run_task(ctx: &Arc<Ctx>, task: Task, stop: &mut watch::Receiver<bool>) 
                     ctx.metrics.splice_time(started.elapsed().as_secs_f64());
                     tracing::info!(task = %task.id, ms = rec.duration_ms, bytes = rec.video_size,
                         secs = started.elapsed().as_secs_f64(), "spliced");
+                    if ctx.cfg.delete_slices_after_splice {
+                        delete_slices(ctx, &task).await;
+                    }
                 }
                 Ok(false) => tracing::warn!(task = %task.id, "lease lost; result dropped"),
                 Err(e) => {
@@ -114,6 +117,31 @@ async fn run_task(ctx: &Arc<Ctx>, task: Task, stop: &mut watch::Receiver<bool>) 
             tracing::error!(task = %task.id, error = %e, "recording cannot be spliced");
             ctx.metrics.job("failed");
             let _ = ctx.db.fail_task(&task.id, &ctx.me, &e.to_string()).await;
+        }
+    }
+}
+
+/// Once the MP4 and its record are stored: the task's slices go (the
+/// manifest stays, a small note of what the class was made of). Best effort:
+/// a slice left behind is logged and costs only space.
+async fn delete_slices(ctx: &Ctx, task: &Task) {
+    let m = match ctx.storage.get_small(&task.manifest_key).await {
+        Ok(Some(bytes)) => Manifest::parse(&bytes).ok(),
+        _ => None,
+    };
+    let Some(m) = m else {
+        tracing::warn!(task = %task.id, "slices kept: the manifest cannot be read back");
+        return;
+    };
+    let place = TaskPath {
+        sdkappid: task.sdkappid as u64,
+        class_id: task.class_id as u64,
+        task_id: task.task_id.clone(),
+    };
+    for s in &m.slices {
+        let key = ctx.storage.key(&place, Leaf::Slice(s.seq));
+        if let Err(e) = ctx.storage.delete(key.as_str()).await {
+            tracing::warn!(task = %task.id, %key, error = %e, "slice kept: cannot delete it");
         }
     }
 }
