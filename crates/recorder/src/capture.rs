@@ -146,7 +146,7 @@ fn next_tick(
         if now >= tick && ctl.timeline.has_ended_at(tick) {
             // The limit is reached (the last frame has had its time):
             // end as a stop would.
-            sh.stopped.store(true, Ordering::Release);
+            sh.mark_stopped(&ctl);
             drop(ctl);
             sh.wake.notify_all();
             return None;

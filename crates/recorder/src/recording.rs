@@ -1,7 +1,7 @@
 //! A running recording: the threads started, pause, resume, preview,
 //! statistics and a clean stop.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
@@ -226,7 +226,7 @@ impl Recording {
             let mut ctl = lock(&self.shared.ctl);
             ctl.timeline.pause(Instant::now());
             self.shared.show_clock(&ctl);
-            self.shared.stopped.store(true, Ordering::Release);
+            self.shared.mark_stopped(&ctl);
         }
         self.shared.wake.notify_all();
         let mut panicked = false;

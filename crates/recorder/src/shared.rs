@@ -68,9 +68,15 @@ impl Shared {
         tracing::error!("recording failed: {why}");
         lock(&self.failure).get_or_insert(why);
         let ctl = lock(&self.ctl);
-        self.stopped.store(true, Ordering::Release);
+        self.mark_stopped(&ctl);
         drop(ctl);
         self.wake.notify_all();
+    }
+
+    /// The recording is over: set with `ctl` held (passed in to prove it),
+    /// so the capture thread's wait on `wake` cannot miss it.
+    pub(crate) fn mark_stopped(&self, _ctl: &Control) {
+        self.stopped.store(true, Ordering::Release);
     }
 
     /// Whether the recording is over; call it with `ctl` held where a wait

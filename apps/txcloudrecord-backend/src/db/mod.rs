@@ -86,6 +86,17 @@ pub struct Task {
     pub attempts: i64,
 }
 
+impl Task {
+    /// Where its objects are.
+    pub fn place(&self) -> txcr_storage::TaskPath {
+        txcr_storage::TaskPath {
+            sdkappid: self.sdkappid as u64,
+            class_id: self.class_id as u64,
+            task_id: self.task_id.clone(),
+        }
+    }
+}
+
 /// A finished recording.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {

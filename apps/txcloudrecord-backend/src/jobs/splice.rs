@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
-use txcr_storage::{Leaf, Manifest, TaskPath};
+use txcr_storage::{Leaf, Manifest};
 
 use crate::ctx::Ctx;
 use crate::db::{now_ms, Record, Task};
@@ -77,7 +77,7 @@ async fn run_task(ctx: &Arc<Ctx>, task: Task, stop: &mut watch::Receiver<bool>) 
         }
     };
     match result {
-        Ok(rec) => {
+        Ok((rec, manifest)) => {
             let body = |r: &Record| ctx.callback_body(r);
             match ctx.db.finish_task(&ctx.me, &rec, body).await {
                 Ok(true) => {
@@ -86,7 +86,7 @@ async fn run_task(ctx: &Arc<Ctx>, task: Task, stop: &mut watch::Receiver<bool>) 
                     tracing::info!(task = %task.id, ms = rec.duration_ms, bytes = rec.video_size,
                         secs = started.elapsed().as_secs_f64(), "spliced");
                     if ctx.cfg.delete_slices_after_splice {
-                        delete_slices(ctx, &task).await;
+                        delete_slices(ctx, &task, &manifest).await;
                     }
                 }
                 Ok(false) => tracing::warn!(task = %task.id, "lease lost; result dropped"),
@@ -124,20 +124,8 @@ async fn run_task(ctx: &Arc<Ctx>, task: Task, stop: &mut watch::Receiver<bool>) 
 /// Once the MP4 and its record are stored: the task's slices go (the
 /// manifest stays, a small note of what the class was made of). Best effort:
 /// a slice left behind is logged and costs only space.
-async fn delete_slices(ctx: &Ctx, task: &Task) {
-    let m = match ctx.storage.get_small(&task.manifest_key).await {
-        Ok(Some(bytes)) => Manifest::parse(&bytes).ok(),
-        _ => None,
-    };
-    let Some(m) = m else {
-        tracing::warn!(task = %task.id, "slices kept: the manifest cannot be read back");
-        return;
-    };
-    let place = TaskPath {
-        sdkappid: task.sdkappid as u64,
-        class_id: task.class_id as u64,
-        task_id: task.task_id.clone(),
-    };
+async fn delete_slices(ctx: &Ctx, task: &Task, m: &Manifest) {
+    let place = task.place();
     for s in &m.slices {
         let key = ctx.storage.key(&place, Leaf::Slice(s.seq));
         if let Err(e) = ctx.storage.delete(key.as_str()).await {
@@ -146,8 +134,9 @@ async fn delete_slices(ctx: &Ctx, task: &Task) {
     }
 }
 
-/// Fetch the slices, check them against the manifest, splice, store the MP4.
-async fn splice_task(ctx: Arc<Ctx>, task: Task) -> Result<Record, Error> {
+/// Fetch the slices, check them against the manifest, splice, store the MP4;
+/// the record, and the manifest it was made from.
+async fn splice_task(ctx: Arc<Ctx>, task: Task) -> Result<(Record, Manifest), Error> {
     let bytes = ctx
         .storage
         .get_small(&task.manifest_key)
@@ -165,7 +154,7 @@ async fn splice_task(ctx: Arc<Ctx>, task: Task) -> Result<Record, Error> {
         .map_err(Error::io("creating the work folder"))?;
     let result = splice_in(&ctx, &task, &m, &work).await;
     let _ = tokio::fs::remove_dir_all(&work).await;
-    result
+    result.map(|rec| (rec, m))
 }
 
 async fn splice_in(
@@ -177,11 +166,7 @@ async fn splice_in(
     if m.slices.is_empty() {
         return Err(Error::Broken("the manifest lists no slices".into()));
     }
-    let place = TaskPath {
-        sdkappid: task.sdkappid as u64,
-        class_id: task.class_id as u64,
-        task_id: task.task_id.clone(),
-    };
+    let place = task.place();
     let mut files = Vec::new();
     for (i, s) in m.slices.iter().enumerate() {
         if s.seq as usize != i + 1 {
