@@ -14,6 +14,7 @@ mod fuzz;
 mod layers;
 mod local;
 mod msrv;
+mod package;
 mod refs;
 mod setup;
 
@@ -25,7 +26,7 @@ const USAGE: &str = "usage: cargo xtask <command>
 
   setup   check (and, as root, install) the Debian/Ubuntu packages the build and tests need
   test    setup, then the rust-version, crate-layer and outside-reference checks, cargo fmt --check,
-          clippy -D warnings, the Windows type-check, and every test
+          clippy -D warnings, the Windows type-check, the packages' check, and every test
   msrv    check the workspace's rust-version covers every locked dependency's
   layers  check every workspace crate imports only from lower layers (ARCHITECTURE.md)
   refs    check no tracked file points at material outside the repository
@@ -48,6 +49,10 @@ const USAGE: &str = "usage: cargo xtask <command>
   fuzz [SECONDS]
           every fuzz target in fuzz/ for that long (default 60 s each), from its kept corpus,
           on the nightly toolchain through cargo fuzz (installed when missing)
+  package [--out DIR | --check]
+          release builds of the local service and the backend as Debian packages
+          (cargo-deb, installed when missing; default into target/debian); --check
+          packages the debug build, installs it into a throwaway root and starts it
   bench-splice [MINUTES] [SLICES]
           splice a class of FLV slices (default 60 min in 12) with ours and with
           ffmpeg -f concat -c copy -movflags +faststart: time, CPU, memory";
@@ -62,6 +67,7 @@ fn main() -> anyhow::Result<()> {
         Some("refs") => refs::check(),
         Some("check-windows") => check_windows::run(&args[1..]),
         Some("demo") => demo::run(&args[1..]),
+        Some("package") => package::run(&args[1..]),
         #[cfg(unix)]
         Some("bench") => bench::run(&args[1..]),
         #[cfg(unix)]
@@ -128,6 +134,9 @@ fn test() -> anyhow::Result<()> {
     // The end-to-end tests run sibling binaries (backend, s3dev, testwin);
     // build them first so no test waits on a build.
     cargo(&["build", "--workspace", "--bins"])?;
+    // The .deb packages of that build: contents, install, units, a start.
+    #[cfg(target_os = "linux")]
+    package::check()?;
     cargo(&["test", "--workspace"])?;
     // Each parser of untrusted bytes, briefly: regressions in CI, not a hunt.
     #[cfg(unix)]

@@ -49,6 +49,18 @@ pub const TEST_PACKAGES: &[(&str, &str)] = &[
     ),
 ];
 
+/// What `cargo xtask package` needs (and the tests, which build the packages).
+pub const PACKAGE_PACKAGES: &[(&str, &str)] = &[
+    (
+        "dpkg-dev",
+        "dpkg-shlibdeps: cargo-deb finds the libraries the binaries need",
+    ),
+    (
+        "systemd",
+        "systemd-analyze verify checks the units; systemd-sysusers makes the backend's user",
+    ),
+];
+
 /// What `cargo xtask bench` adds: the recorders we are compared with.
 #[cfg(unix)]
 pub const BENCH_PACKAGES: &[(&str, &str)] = &[
@@ -97,7 +109,7 @@ fn is_root() -> bool {
 /// what is missing when we can (root, or sudo without a password), otherwise
 /// say exactly what to run.
 pub fn ensure() -> anyhow::Result<()> {
-    ensure_packages(&[BUILD_PACKAGES, DEMO_PACKAGES, TEST_PACKAGES].concat())
+    ensure_packages(&[BUILD_PACKAGES, DEMO_PACKAGES, TEST_PACKAGES, PACKAGE_PACKAGES].concat())
 }
 
 /// As [`ensure`], for what the demo needs only (no browser, database or

@@ -336,6 +336,19 @@ mod tests {
     }
 
     #[test]
+    fn the_packaged_config_loads_safe_on_loopback_with_no_app() {
+        let flags = Flags {
+            config: Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("debian/backend.toml")),
+            ..Flags::default()
+        };
+        let cfg = Config::load(&flags).expect("the packaged config loads");
+        assert_eq!(cfg.listen, SocketAddr::from(([127, 0, 0, 1], 37605)));
+        assert_eq!(cfg.data_dir, Path::new("/var/lib/txcloudrecord"));
+        assert!(matches!(cfg.storage, Storage::Embedded(37606)));
+        assert!(cfg.apps.is_empty(), "no placeholder secret is installed");
+    }
+
+    #[test]
     fn flags_override_the_file_and_every_setting_is_a_flag() {
         use clap::CommandFactory;
         Flags::command().debug_assert();

@@ -202,8 +202,13 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     let worker = tokio::spawn(jobs::splice_worker(ctx.clone(), stop.clone()));
     let sender = tokio::spawn(jobs::callback_sender(ctx.clone(), stop.clone()));
     let server = tokio::spawn(http::serve(listener, ctx.clone(), stop.clone()));
+    // Type=notify units: ready once the listeners, store and index are up.
+    #[cfg(target_os = "linux")]
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     shutdown_signal().await;
     tracing::info!("stopping");
+    #[cfg(target_os = "linux")]
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     let _ = stop_tx.send(true);
     let _ = worker.await;
     let _ = tokio::join!(watcher, sender, server);

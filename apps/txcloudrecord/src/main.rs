@@ -203,6 +203,9 @@ fn serve(flags: &Flags) -> anyhow::Result<()> {
             closing: tokio::sync::watch::channel(false).0,
             changed: Notify::new(),
         });
+        // Type=notify (the packaged user unit): ready once the port is ours.
+        #[cfg(target_os = "linux")]
+        let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
         server::serve(listener, app).await
     })
 }

@@ -5,6 +5,17 @@ use std::path::Path;
 #[cfg(not(windows))]
 use anyhow::Context;
 
+/// The desktop entry the package installs; `register` writes the same entry
+/// with this executable's path.
+#[cfg(not(windows))]
+const DESKTOP_ENTRY: &str = include_str!("../debian/txcloudrecord-tc-record.desktop");
+
+/// The packaged desktop entry, launching `exe_quoted` instead.
+#[cfg(not(windows))]
+fn desktop_entry(exe_quoted: &str) -> String {
+    DESKTOP_ENTRY.replace("Exec=/usr/bin/txcloudrecord ", &format!("Exec={exe_quoted} "))
+}
+
 /// Register the running executable as the `tc-record` URL handler for this user.
 #[cfg(not(windows))]
 pub fn register(exe: &Path) -> anyhow::Result<()> {
@@ -24,14 +35,8 @@ pub fn register(exe: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(&apps).with_context(|| format!("creating {}", apps.display()))?;
     let desktop = apps.join("txcloudrecord-tc-record.desktop");
     let exe_quoted = format!("\"{}\"", exe.display().to_string().replace('"', "\\\""));
-    std::fs::write(
-        &desktop,
-        format!(
-            "[Desktop Entry]\nType=Application\nName=TXCloudRecord\nComment=Local classroom recording service\n\
-             Exec={exe_quoted} %u\nTerminal=false\nNoDisplay=true\nMimeType=x-scheme-handler/tc-record;\n"
-        ),
-    )
-    .with_context(|| format!("writing {}", desktop.display()))?;
+    std::fs::write(&desktop, desktop_entry(&exe_quoted))
+        .with_context(|| format!("writing {}", desktop.display()))?;
     println!("wrote {}", desktop.display());
     let via_xdg = Command::new("xdg-mime")
         .args([
@@ -150,6 +155,18 @@ mod tests {
                 "",
                 r#""C:\Program Files\TXCloudRecord\txcloudrecord.exe" "%1""#.into()
             )
+        );
+    }
+
+    #[cfg(not(windows))]
+    #[test]
+    fn the_user_entry_is_the_packaged_one_launching_this_executable() {
+        let entry = desktop_entry("\"/home/t/bin/txcloudrecord\"");
+        assert!(entry.contains("\nExec=\"/home/t/bin/txcloudrecord\" %u\n"), "{entry}");
+        assert!(entry.contains("MimeType=x-scheme-handler/tc-record;"));
+        assert_eq!(
+            entry.replace("\"/home/t/bin/txcloudrecord\"", "/usr/bin/txcloudrecord"),
+            DESKTOP_ENTRY
         );
     }
 }
