@@ -49,7 +49,9 @@ fn ensure_cargo_deb() -> anyhow::Result<()> {
     let have = Command::new("cargo")
         .args(["deb", "--version"])
         .output()
-        .is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).contains(CARGO_DEB));
+        .is_ok_and(|o| {
+            o.status.success() && String::from_utf8_lossy(&o.stdout).contains(CARGO_DEB)
+        });
     if have {
         return Ok(());
     }
@@ -67,9 +69,7 @@ fn ensure_cargo_deb() -> anyhow::Result<()> {
 
 /// Run a command, failing with its name; its stdout.
 fn output(cmd: &mut Command) -> anyhow::Result<String> {
-    let out = cmd
-        .output()
-        .with_context(|| format!("running {cmd:?}"))?;
+    let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
     ensure!(
         out.status.success(),
         "{cmd:?} failed ({}):\n{}",
@@ -125,7 +125,16 @@ pub fn check() -> anyhow::Result<()> {
         // The tests' own (dev) build, stripped and lightly compressed: the
         // packaging is what is checked here, not the release optimisation.
         crate::cargo(&[
-            "deb", "-p", app, "--no-build", "--profile", "dev", "--strip", "--fast", "-q", "-o",
+            "deb",
+            "-p",
+            app,
+            "--no-build",
+            "--profile",
+            "dev",
+            "--strip",
+            "--fast",
+            "-q",
+            "-o",
             dir_s,
         ])?;
     }
@@ -133,14 +142,26 @@ pub fn check() -> anyhow::Result<()> {
     let backend = deb_of(&dir, "txcloudrecord-backend")?;
     check_contents(&local, LOCAL_FILES)?;
     check_contents(&backend, BACKEND_FILES)?;
-    let depends = output(Command::new("dpkg-deb").arg("-f").arg(&local).arg("Depends"))?;
+    let depends = output(
+        Command::new("dpkg-deb")
+            .arg("-f")
+            .arg(&local)
+            .arg("Depends"),
+    )?;
     ensure!(
         depends.contains("libx264"),
         "the local service's package does not declare libx264: Depends: {depends}"
     );
-    let conffiles = output(Command::new("dpkg-deb").arg("-I").arg(&backend).arg("conffiles"))?;
+    let conffiles = output(
+        Command::new("dpkg-deb")
+            .arg("-I")
+            .arg(&backend)
+            .arg("conffiles"),
+    )?;
     ensure!(
-        conffiles.lines().any(|l| l.trim() == "/etc/txcloudrecord/backend.toml"),
+        conffiles
+            .lines()
+            .any(|l| l.trim() == "/etc/txcloudrecord/backend.toml"),
         "the backend's config is not a conffile: {conffiles}"
     );
 
@@ -203,7 +224,10 @@ fn verify_units(dir: &Path, root: &Path) -> anyhow::Result<()> {
         Command::new("systemd-analyze")
             .arg("verify")
             .arg(format!("--root={}", root.display()))
-            .args(["--recursive-errors=no", "/usr/lib/systemd/system/txcloudrecord-backend.service"]),
+            .args([
+                "--recursive-errors=no",
+                "/usr/lib/systemd/system/txcloudrecord-backend.service",
+            ]),
     )
     .context("systemd-analyze verify of the backend's unit")?;
     // A user unit cannot be verified under --root: verify a copy whose
@@ -215,7 +239,10 @@ fn verify_units(dir: &Path, root: &Path) -> anyhow::Result<()> {
     let copy = user.join("txcloudrecord.service");
     std::fs::write(
         &copy,
-        unit.replace("ExecStart=/usr/bin/txcloudrecord", &format!("ExecStart={}", exe.display())),
+        unit.replace(
+            "ExecStart=/usr/bin/txcloudrecord",
+            &format!("ExecStart={}", exe.display()),
+        ),
     )?;
     let runtime = dir.join("xdg-runtime");
     std::fs::create_dir_all(&runtime)?;
@@ -249,7 +276,10 @@ fn start_installed_backend(dir: &Path, root: &Path) -> anyhow::Result<()> {
             let n = sock
                 .recv(&mut buf)
                 .with_context(|| format!("the installed backend sent no {what} within 60 s"))?;
-            if String::from_utf8_lossy(&buf[..n]).lines().any(|l| l == what) {
+            if String::from_utf8_lossy(&buf[..n])
+                .lines()
+                .any(|l| l == what)
+            {
                 return Ok(());
             }
         }
@@ -279,7 +309,10 @@ fn start_installed_backend(dir: &Path, root: &Path) -> anyhow::Result<()> {
     unsafe { libc::kill(backend.0.id() as libc::pid_t, libc::SIGTERM) };
     wait_for("STOPPING=1")?;
     let exit = backend.0.wait()?;
-    ensure!(exit.success(), "the installed backend exited with {exit} on SIGTERM");
+    ensure!(
+        exit.success(),
+        "the installed backend exited with {exit} on SIGTERM"
+    );
     Ok(())
 }
 

@@ -109,7 +109,15 @@ fn is_root() -> bool {
 /// what is missing when we can (root, or sudo without a password), otherwise
 /// say exactly what to run.
 pub fn ensure() -> anyhow::Result<()> {
-    ensure_packages(&[BUILD_PACKAGES, DEMO_PACKAGES, TEST_PACKAGES, PACKAGE_PACKAGES].concat())
+    ensure_packages(
+        &[
+            BUILD_PACKAGES,
+            DEMO_PACKAGES,
+            TEST_PACKAGES,
+            PACKAGE_PACKAGES,
+        ]
+        .concat(),
+    )
 }
 
 /// As [`ensure`], for what the demo needs only (no browser, database or

@@ -91,6 +91,11 @@ pub struct Flags {
         help_heading = "Jobs and callbacks"
     )]
     pub delete_slices_after_splice: bool,
+    /// Delete recordings (MP4, slices, manifest, index rows) this many days
+    /// after their class started, and failed tasks as long after they were
+    /// found; fractions allowed [default: keep forever]
+    #[arg(long, env = "TXCR_RETENTION_DAYS", help_heading = "Jobs and callbacks")]
+    pub retention_days: Option<f64>,
     /// Fault tests only: hold each splice job this long after fetching its
     /// slices, so a test can kill the backend mid-job
     #[arg(long, env = "TXCR_TEST_SPLICE_HOLD_MS", hide = true)]
@@ -123,6 +128,7 @@ struct File {
     shutdown_grace_secs: Option<u64>,
     job_lease_secs: Option<f64>,
     delete_slices_after_splice: Option<bool>,
+    retention_days: Option<f64>,
     #[serde(default)]
     storage: S3Fields,
     #[serde(default)]
@@ -162,6 +168,8 @@ pub struct Config {
     pub job_lease: Duration,
     /// Slices are deleted once their task's MP4 is stored.
     pub delete_slices_after_splice: bool,
+    /// Recordings older than this are deleted; `None`: kept.
+    pub retention: Option<Duration>,
     /// Fault tests only: hold each splice job this long after fetching its
     /// slices (`TXCR_TEST_SPLICE_HOLD_MS`), so a test can kill the backend mid-job.
     pub splice_hold: Duration,
@@ -242,6 +250,13 @@ impl Config {
             _ => anyhow::bail!("TXCR_SDKAPPID and TXCR_SECRET_KEY must be given together"),
         }
         let watch = flags.watch_interval.or(file.watch_interval).unwrap_or(5.0);
+        let retention = match flags.retention_days.or(file.retention_days) {
+            None => None,
+            Some(d) if d.is_finite() && d > 0.0 && d <= 36_500.0 => {
+                Some(Duration::from_secs_f64(d * 86_400.0))
+            }
+            Some(d) => anyhow::bail!("retention_days must be above 0 and at most 36500, not {d}"),
+        };
         Ok(Self {
             listen,
             database_url,
@@ -271,6 +286,7 @@ impl Config {
             splice_hold: Duration::from_millis(flags.test_splice_hold_ms.unwrap_or(0)),
             delete_slices_after_splice: flags.delete_slices_after_splice
                 || file.delete_slices_after_splice.unwrap_or(false),
+            retention,
             job_lease: Duration::from_secs_f64(
                 flags
                     .job_lease_secs
@@ -325,6 +341,7 @@ mod tests {
             .starts_with("sqlite:///var/lib/txcloudrecord/"));
         assert_eq!(cfg.job_lease, Duration::from_secs(60));
         assert!(!cfg.delete_slices_after_splice);
+        assert_eq!(cfg.retention, Some(Duration::from_secs(400 * 86_400)));
         assert_eq!(cfg.callback_retry, Duration::from_secs(72 * 3600));
         assert!(matches!(cfg.storage, Storage::Embedded(37606)));
         assert_eq!(cfg.keys.get(1400000000), Some("change-me"));

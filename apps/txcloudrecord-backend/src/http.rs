@@ -29,6 +29,7 @@ async fn handle(req: Request<Incoming>, ctx: Arc<Ctx>) -> Result<Resp, Infallibl
         (Method::POST, "/v4/ilvb_edu/local_record") => query::register_callback(req, &ctx).await,
         (Method::POST, "/paas/v1/localrecord/query") => query::query(req, &ctx).await,
         (Method::POST, "/paas/v1/localrecord/tasks") => query::tasks(req, &ctx).await,
+        (Method::POST, "/paas/v1/localrecord/delete") => query::delete(req, &ctx).await,
         (Method::POST, PRESIGN_PATH) => broker::presign(req, &ctx).await,
         (Method::POST, COMPLETE_PATH) => broker::complete(req, &ctx).await,
         (Method::GET, "/play") => page::play(req, &ctx).await,

@@ -201,6 +201,7 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     let watcher = tokio::spawn(jobs::watch_storage(ctx.clone(), stop.clone()));
     let worker = tokio::spawn(jobs::splice_worker(ctx.clone(), stop.clone()));
     let sender = tokio::spawn(jobs::callback_sender(ctx.clone(), stop.clone()));
+    let sweeper = tokio::spawn(jobs::sweep_old(ctx.clone(), stop.clone()));
     let server = tokio::spawn(http::serve(listener, ctx.clone(), stop.clone()));
     // Type=notify units: ready once the listeners, store and index are up.
     #[cfg(target_os = "linux")]
@@ -211,7 +212,7 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     let _ = stop_tx.send(true);
     let _ = worker.await;
-    let _ = tokio::join!(watcher, sender, server);
+    let _ = tokio::join!(watcher, sender, sweeper, server);
     tracing::info!("stopped");
     Ok(())
 }

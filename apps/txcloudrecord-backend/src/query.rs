@@ -1,6 +1,6 @@
 //! The contract's APIs for the school's server: `RegisteredCallback` (the
 //! admin's UserSig stores the app's callback URL), the signed query API and
-//! its `tasks` extension.
+//! its `tasks` and `delete` extensions.
 
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
@@ -8,8 +8,9 @@ use serde_json::{json, Value};
 
 use crate::ctx::Ctx;
 use crate::db::{now_ms, RecordFilter};
+use crate::jobs;
 use crate::reply::{api_error, json_body, json_resp, query_map, request_id, typed_resp, Resp};
-use crate::wire::{QueryAnswer, RecordInfo, TaskInfo, TasksAnswer};
+use crate::wire::{DeleteAnswer, QueryAnswer, RecordInfo, TaskInfo, TasksAnswer};
 
 /// `RegisteredCallback`: the admin identifier's UserSig stores the app's callback URL.
 pub async fn register_callback(req: Request<Incoming>, ctx: &Ctx) -> Resp {
@@ -192,5 +193,42 @@ pub async fn tasks(req: Request<Incoming>, ctx: &Ctx) -> Resp {
             )
         }
         Err(e) => query_error(10005, &format!("the index is unavailable: {e}")),
+    }
+}
+
+/// Extension, signed like the query API (so only the school's server, which
+/// holds the TicKey, may call it): delete a class's recordings, or one task's
+/// with `task_id`: objects, index rows, pending callbacks; links stop working.
+pub async fn delete(req: Request<Incoming>, ctx: &Ctx) -> Resp {
+    let (app_id, body) = match signed(req, ctx).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let Some(class_id) = int(&body["class_id"]).and_then(|c| u64::try_from(c).ok()) else {
+        return query_error(10001, "class_id (int) is required");
+    };
+    let task_id = match &body["task_id"] {
+        Value::Null => None,
+        Value::String(t) if !t.is_empty() => Some(t.as_str()),
+        _ => return query_error(10001, "task_id, if given, is a non-empty string"),
+    };
+    let answer = |error_code, error_msg: String, d: jobs::Deleted| {
+        typed_resp(
+            StatusCode::OK,
+            &DeleteAnswer {
+                error_code,
+                error_msg,
+                deleted_task_list: d.tasks,
+                deleted_objects: d.objects,
+            },
+        )
+    };
+    match jobs::delete_class(ctx, app_id, class_id, task_id).await {
+        Ok(d) => answer(0, String::new(), d),
+        Err(e) => answer(
+            10005,
+            format!("not everything could be deleted, call again: {e}"),
+            jobs::Deleted::default(),
+        ),
     }
 }

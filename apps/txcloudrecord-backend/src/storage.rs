@@ -244,6 +244,46 @@ impl Storage {
         Ok(())
     }
 
+    /// The key prefix of every object of `task`.
+    pub fn task_prefix(&self, task: &TaskPath) -> String {
+        self.layout.task_prefix(task)
+    }
+
+    /// The key prefix of every object of a class.
+    pub fn class_prefix(&self, sdkappid: u64, class_id: u64) -> String {
+        self.layout.class_prefix(sdkappid, class_id)
+    }
+
+    /// Remove every object whose key starts with `prefix`; how many there were.
+    pub async fn delete_under(&self, prefix: &str) -> Result<usize, Error> {
+        let mut keys = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_continuation_token(token)
+                .send()
+                .await
+                .map_err(classify)?;
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_owned)),
+            );
+            token = page.next_continuation_token().map(str::to_owned);
+            if token.is_none() {
+                break;
+            }
+        }
+        for key in &keys {
+            self.delete(key).await?;
+        }
+        Ok(keys.len())
+    }
+
     /// A URL that lets its holder PUT one object for `ttl`.
     pub async fn presign_put(&self, key: &str, ttl: Duration) -> Result<String, Error> {
         let cfg =

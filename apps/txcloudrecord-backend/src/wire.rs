@@ -79,3 +79,16 @@ pub struct TasksAnswer {
     /// Every task of the class.
     pub task_list: Vec<TaskInfo>,
 }
+
+/// The `delete` extension's answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeleteAnswer {
+    /// 0, or the query API's error code.
+    pub error_code: i64,
+    /// Why, if not 0.
+    pub error_msg: String,
+    /// The tasks removed from the index.
+    pub deleted_task_list: Vec<String>,
+    /// Objects removed from storage (every slice, manifest and MP4).
+    pub deleted_objects: usize,
+}

@@ -9,3 +9,4 @@ use txcr_testkit as util;
 mod end_to_end;
 mod hostile;
 mod openapi;
+mod retention;

@@ -15,6 +15,7 @@ fn backend_request() -> impl Strategy<Value = (String, String, String, Vec<u8>)>
             "/v4/ilvb_edu/local_record",
             "/paas/v1/localrecord/query",
             "/paas/v1/localrecord/tasks",
+            "/paas/v1/localrecord/delete",
             "/v1/upload/presign",
             "/v1/tasks/complete",
             "/play",

@@ -13,7 +13,10 @@ const DESKTOP_ENTRY: &str = include_str!("../debian/txcloudrecord-tc-record.desk
 /// The packaged desktop entry, launching `exe_quoted` instead.
 #[cfg(not(windows))]
 fn desktop_entry(exe_quoted: &str) -> String {
-    DESKTOP_ENTRY.replace("Exec=/usr/bin/txcloudrecord ", &format!("Exec={exe_quoted} "))
+    DESKTOP_ENTRY.replace(
+        "Exec=/usr/bin/txcloudrecord ",
+        &format!("Exec={exe_quoted} "),
+    )
 }
 
 /// Register the running executable as the `tc-record` URL handler for this user.
@@ -162,7 +165,10 @@ mod tests {
     #[test]
     fn the_user_entry_is_the_packaged_one_launching_this_executable() {
         let entry = desktop_entry("\"/home/t/bin/txcloudrecord\"");
-        assert!(entry.contains("\nExec=\"/home/t/bin/txcloudrecord\" %u\n"), "{entry}");
+        assert!(
+            entry.contains("\nExec=\"/home/t/bin/txcloudrecord\" %u\n"),
+            "{entry}"
+        );
         assert!(entry.contains("MimeType=x-scheme-handler/tc-record;"));
         assert_eq!(
             entry.replace("\"/home/t/bin/txcloudrecord\"", "/usr/bin/txcloudrecord"),

@@ -142,6 +142,25 @@ impl Layout {
         (!self.prefix.is_empty()).then(|| format!("{}/", self.prefix))
     }
 
+    /// What to list to find every object of `task` (its slices, manifest,
+    /// MP4, whatever else was put there): `[<prefix>/]<app>/<class>/<task>/`.
+    pub fn task_prefix(&self, task: &TaskPath) -> String {
+        self.under(&format!("{task}/"))
+    }
+
+    /// What to list to find every object of every task of a class.
+    pub fn class_prefix(&self, sdkappid: u64, class_id: u64) -> String {
+        self.under(&format!("{sdkappid}/{class_id}/"))
+    }
+
+    fn under(&self, rest: &str) -> String {
+        if self.prefix.is_empty() {
+            rest.to_owned()
+        } else {
+            format!("{}/{rest}", self.prefix)
+        }
+    }
+
     /// A key found in the bucket, if it is one of this layout's.
     pub fn parse(&self, key: &str) -> Option<ObjectKey> {
         let rest = if self.prefix.is_empty() {
@@ -176,6 +195,27 @@ mod tests {
 
     fn task() -> TaskPath {
         TaskPath::new(1400000000, 42, "42-17").expect("a safe id")
+    }
+
+    #[test]
+    fn a_task_and_its_class_prefix_hold_its_keys_and_no_other_tasks() {
+        for layout in [Layout::new(""), Layout::new("/school/")] {
+            let key = layout.key(&task(), Leaf::Manifest);
+            let tp = layout.task_prefix(&task());
+            let cp = layout.class_prefix(1400000000, 42);
+            assert!(key.as_str().starts_with(&tp), "{key} under {tp}");
+            assert!(tp.starts_with(&cp) && tp.ends_with('/'));
+            let longer = TaskPath::new(1400000000, 42, "42-170").expect("a safe id");
+            assert!(!layout
+                .key(&longer, Leaf::Manifest)
+                .as_str()
+                .starts_with(&tp));
+            let other_class = TaskPath::new(1400000000, 420, "42-17").expect("a safe id");
+            assert!(!layout
+                .key(&other_class, Leaf::Manifest)
+                .as_str()
+                .starts_with(&cp));
+        }
     }
 
     #[test]

@@ -255,6 +255,7 @@ impl Db {
     }
 }
 
+mod forget;
 mod outbox;
 pub use outbox::Delivery;
 mod tasks;

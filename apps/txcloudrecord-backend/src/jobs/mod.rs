@@ -1,14 +1,17 @@
 //! The background work: find finished tasks in storage (`discover`), splice
-//! them (`splice`), deliver callbacks (`callbacks`); `retry` says when a
-//! failed one is due again. Every step is driven by database rows, so a crash
+//! them (`splice`), deliver callbacks (`callbacks`), delete recordings on
+//! request or past retention (`retention`); `retry` says when a failed one
+//! is due again. Every step is driven by database rows, so a crash
 //! at any point leaves a row that the next run (of this or another instance)
 //! picks up.
 
 mod callbacks;
 mod discover;
+mod retention;
 mod retry;
 mod splice;
 
 pub use callbacks::callback_sender;
 pub use discover::{add_manifest, watch_storage};
+pub use retention::{delete_class, sweep_old, Deleted};
 pub use splice::splice_worker;
