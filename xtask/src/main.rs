@@ -14,6 +14,7 @@ mod fuzz;
 mod layers;
 mod local;
 mod msrv;
+#[cfg(unix)]
 mod package;
 mod refs;
 mod setup;
@@ -67,6 +68,7 @@ fn main() -> anyhow::Result<()> {
         Some("refs") => refs::check(),
         Some("check-windows") => check_windows::run(&args[1..]),
         Some("demo") => demo::run(&args[1..]),
+        #[cfg(unix)]
         Some("package") => package::run(&args[1..]),
         #[cfg(unix)]
         Some("bench") => bench::run(&args[1..]),
