@@ -106,7 +106,9 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     std::fs::create_dir_all(&out)?;
     let out_s = out.to_str().context("the output directory is not UTF-8")?;
     for app in APPS {
-        crate::cargo(&["deb", "-p", app, "-o", out_s])?;
+        // The release profile keeps line tables for backtraces: they go
+        // into a -dbgsym package, the binary itself is stripped.
+        crate::cargo(&["deb", "-p", app, "--dbgsym", "-o", out_s])?;
     }
     for app in APPS {
         println!("{}", deb_of(&out, app)?.display());
