@@ -17,8 +17,8 @@ use serde_json::Value;
 use crate::{cargo, local, setup, workspace_root};
 
 /// The demo's application: an id and key used only here.
-const DEMO_APP: u64 = 1400000000;
-const DEMO_KEY: &str = "demo-secret-key-change-me";
+pub(crate) const DEMO_APP: u64 = 1400000000;
+pub(crate) const DEMO_KEY: &str = "demo-secret-key-change-me";
 const DEMO_TICKEY: &str = "demo-tickey-change-me";
 
 /// Send a command and show it, as a classroom app would see it.
@@ -28,12 +28,12 @@ fn post(port: u16, cmd: &str, body: &str) -> anyhow::Result<Value> {
     Ok(r)
 }
 
-/// The backend on embedded defaults; its port.
-fn start_backend(
-    root: &std::path::Path,
+/// The backend (in `bin`) on embedded defaults; its port.
+pub(crate) fn start_backend(
+    bin: &std::path::Path,
     data: &std::path::Path,
 ) -> anyhow::Result<(local::Killed, u16)> {
-    let exe = root.join("target/release/txcloudrecord-backend");
+    let exe = bin.join("txcloudrecord-backend");
     let mut child = Command::new(&exe)
         .args(["--listen", "127.0.0.1:0", "--embedded-s3-port", "0"])
         .arg("--data-dir")
@@ -54,8 +54,45 @@ fn start_backend(
     Ok((local::Killed(child), port))
 }
 
+/// The local service (in `bin`) with the demo app, recording under `out`,
+/// uploading through the backend on `backend_port`; its port.
+pub(crate) fn start_service(
+    bin: &std::path::Path,
+    out: &std::path::Path,
+    backend_port: u16,
+    capture: &str,
+    display: Option<&str>,
+) -> anyhow::Result<(local::Killed, u16)> {
+    let exe = bin.join("txcloudrecord");
+    let mut cmd = Command::new(&exe);
+    if let Some(d) = display {
+        cmd.env("DISPLAY", d);
+    }
+    let mut child = cmd
+        .args(["--port", "0", "--capture", capture])
+        .env(
+            "TXCR_BACKEND_URL",
+            format!("http://127.0.0.1:{backend_port}"),
+        )
+        .arg("--data-dir")
+        .arg(out.join("data"))
+        .arg("--record-root")
+        .arg(out)
+        .env("TXCR_SDKAPPID", DEMO_APP.to_string())
+        .env("TXCR_SECRET_KEY", DEMO_KEY)
+        .env("TXCR_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {}", exe.display()))?;
+    let line = local::first_line(&mut child)?;
+    let svc = local::Killed(child);
+    let port = local::port_of(&line)?;
+    println!("==> service up: {}", line.trim());
+    Ok((svc, port))
+}
+
 /// The query API, signed with the demo TicKey.
-fn query(port: u16, class: u64) -> anyhow::Result<Value> {
+pub(crate) fn query(port: u16, class: u64) -> anyhow::Result<Value> {
     let expire = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs() + 300;
     let sign = txcr_auth::query_sign(DEMO_TICKEY, expire);
     let (_, body) = local::http(
@@ -161,7 +198,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let out_dir = root.join("demo-output");
     std::fs::create_dir_all(&out_dir)?;
     let backend_dir = out_dir.join("backend");
-    let (backend, backend_port) = start_backend(&root, &backend_dir)?;
+    let (backend, backend_port) = start_backend(&root.join("target/release"), &backend_dir)?;
     let (hook_url, hooks) = receiver()?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     let admin = txcr_auth::gen_user_sig(DEMO_APP, DEMO_KEY, "administrator", 3600, now);
@@ -178,31 +215,13 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     );
     println!("==> callback registered: {hook_url}");
     let src = source(args.first())?;
-    let exe = root.join("target/release/txcloudrecord");
-    let mut cmd = Command::new(&exe);
-    if let Some(d) = &src.display {
-        cmd.env("DISPLAY", d);
-    }
-    let mut child = cmd
-        .args(["--port", "0", "--capture", src.capture])
-        .env(
-            "TXCR_BACKEND_URL",
-            format!("http://127.0.0.1:{backend_port}"),
-        )
-        .arg("--data-dir")
-        .arg(out_dir.join("data"))
-        .arg("--record-root")
-        .arg(&out_dir)
-        .env("TXCR_SDKAPPID", DEMO_APP.to_string())
-        .env("TXCR_SECRET_KEY", DEMO_KEY)
-        .env("TXCR_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("starting {}", exe.display()))?;
-    let line = local::first_line(&mut child)?;
-    let svc = local::Killed(child);
-    let port = local::port_of(&line)?;
-    println!("==> service up: {}", line.trim());
+    let (svc, port) = start_service(
+        &root.join("target/release"),
+        &out_dir,
+        backend_port,
+        src.capture,
+        src.display.as_deref(),
+    )?;
 
     let sig = txcr_auth::gen_user_sig(DEMO_APP, DEMO_KEY, "teacher", 3600, now);
     let stamp = now.to_string();

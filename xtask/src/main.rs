@@ -18,6 +18,8 @@ mod msrv;
 mod package;
 mod refs;
 mod setup;
+#[cfg(unix)]
+mod soak;
 
 use std::process::Command;
 
@@ -54,6 +56,10 @@ const USAGE: &str = "usage: cargo xtask <command>
           release builds of the local service and the backend as Debian packages
           (cargo-deb, installed when missing; default into target/debian); --check
           packages the debug build, installs it into a throwaway root and starts it
+  soak HOURS [--slice-secs N] [--sample-secs N] [--out DIR] [--debug]
+          a long class on embedded defaults (test pattern and tone, a slice a minute):
+          RSS, open files, threads and CPU of both processes every 10 s into
+          target/soak/soak.csv and soak.svg; fails if any grew or the MP4 is short
   bench-splice [MINUTES] [SLICES]
           splice a class of FLV slices (default 60 min in 12) with ours and with
           ffmpeg -f concat -c copy -movflags +faststart: time, CPU, memory";
@@ -70,6 +76,8 @@ fn main() -> anyhow::Result<()> {
         Some("demo") => demo::run(&args[1..]),
         #[cfg(unix)]
         Some("package") => package::run(&args[1..]),
+        #[cfg(unix)]
+        Some("soak") => soak::run(&args[1..]),
         #[cfg(unix)]
         Some("bench") => bench::run(&args[1..]),
         #[cfg(unix)]
