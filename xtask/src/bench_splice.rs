@@ -110,20 +110,7 @@ fn measure(mut cmd: Command, out: &Path) -> anyhow::Result<Run> {
 }
 
 fn probe_duration(p: &Path) -> f64 {
-    Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "format=duration",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(p)
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(0.0)
+    crate::local::probe_secs(p).unwrap_or(0.0)
 }
 
 pub fn run(args: &[String]) -> anyhow::Result<()> {

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use serde_json::Value;
 
-use crate::{cargo, local, setup, workspace_root};
+use crate::{local, setup, workspace_root};
 
 /// The demo's application: an id and key used only here.
 pub(crate) const DEMO_APP: u64 = 1400000000;
@@ -89,6 +89,19 @@ pub(crate) fn start_service(
     let port = local::port_of(&line)?;
     println!("==> service up: {}", line.trim());
     Ok((svc, port))
+}
+
+/// A record's MP4, through its media link.
+pub(crate) fn fetch_media(backend_port: u16, rec: &Value) -> anyhow::Result<Vec<u8>> {
+    let url = rec["VideoOutputUrl"].as_str().unwrap_or_default();
+    let path = url
+        .splitn(4, '/')
+        .nth(3)
+        .map(|p| format!("/{p}"))
+        .unwrap_or_default();
+    let (status, mp4) = local::http(backend_port, "GET", &path, "")?;
+    anyhow::ensure!(status == 200, "fetching the MP4 answered {status}");
+    Ok(mp4)
 }
 
 /// The query API, signed with the demo TicKey.
@@ -184,16 +197,7 @@ fn receiver() -> anyhow::Result<(String, std::sync::mpsc::Receiver<String>)> {
 
 pub fn run(args: &[String]) -> anyhow::Result<()> {
     setup::ensure_demo()?;
-    cargo(&[
-        "build",
-        "--release",
-        "-p",
-        "txcloudrecord",
-        "-p",
-        "txcloudrecord-backend",
-        "-p",
-        "txcr-testwin",
-    ])?;
+    crate::build_release(&["txcloudrecord", "txcloudrecord-backend", "txcr-testwin"])?;
     let root = workspace_root();
     let out_dir = root.join("demo-output");
     std::fs::create_dir_all(&out_dir)?;
@@ -252,13 +256,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let t0 = std::time::Instant::now();
     loop {
         let st = local::post(port, "GetState", "")?;
-        let up = st["Upload"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|u| u["Id"] == state["Record"]["TaskId"])
-            .cloned()
-            .unwrap_or_default();
+        let up = local::upload_of(&st, state["Record"]["TaskId"].as_str().unwrap_or_default());
         if up["State"] == "uploaded" {
             println!("    Upload       -> {up}");
             break;
@@ -335,14 +333,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         stopped.elapsed().as_secs_f64()
     );
     println!("    query API   -> {rec}");
-    let url = rec["VideoOutputUrl"].as_str().unwrap_or_default();
-    let path = url
-        .splitn(4, '/')
-        .nth(3)
-        .map(|p| format!("/{p}"))
-        .unwrap_or_default();
-    let (status, mp4) = local::http(backend_port, "GET", &path, "")?;
-    anyhow::ensure!(status == 200, "fetching the MP4 answered {status}");
+    let mp4 = fetch_media(backend_port, &rec)?;
     let mp4_path = out_dir.join(format!("class-{stamp}.mp4"));
     std::fs::write(&mp4_path, &mp4)?;
     let probe = Command::new("ffprobe")

@@ -1,5 +1,6 @@
 //! Driving a local `txcloudrecord` from xtask: processes that die with their
-//! guard, the first line a child prints, and one HTTP command.
+//! guard, the first line a child prints, one HTTP command, and a file's
+//! duration by ffprobe.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -121,4 +122,35 @@ pub fn window(display: &str, w: u32, h: u32, extra: &[&str]) -> anyhow::Result<(
         .context("starting txcr-testwin")?;
     let xid = first_line(&mut win)?;
     Ok((Killed(win), xid))
+}
+
+/// A media file's duration in seconds, by ffprobe.
+pub fn probe_secs(file: &std::path::Path) -> anyhow::Result<f64> {
+    let out = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(file)
+        .output()
+        .context("running ffprobe")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.trim()
+        .parse()
+        .with_context(|| format!("ffprobe of {}: {text:?}", file.display()))
+}
+
+/// GetState's `Upload` entry of task `task` (null when it has none).
+pub fn upload_of(state: &Value, task: &str) -> Value {
+    state["Upload"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|u| u["Id"] == task)
+        .cloned()
+        .unwrap_or_default()
 }

@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context};
 use serde_json::Value;
 
-use crate::demo::{query, start_backend, start_service, DEMO_APP, DEMO_KEY};
-use crate::{cargo, local, setup, workspace_root};
+use crate::demo::{fetch_media, query, start_backend, start_service, DEMO_APP, DEMO_KEY};
+use crate::{local, setup, workspace_root};
 
 /// Frames per second of the soak's class.
 const FPS: u32 = 15;
@@ -103,14 +103,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     setup::ensure_demo()?;
     let root = workspace_root();
     let bin = if o.release {
-        cargo(&[
-            "build",
-            "--release",
-            "-p",
-            "txcloudrecord",
-            "-p",
-            "txcloudrecord-backend",
-        ])?;
+        crate::build_release(&["txcloudrecord", "txcloudrecord-backend"])?;
         root.join("target/release")
     } else {
         root.join("target/debug")
@@ -270,13 +263,7 @@ fn wait_uploaded(port: u16, task: &str) -> anyhow::Result<Vec<PathBuf>> {
     let t0 = Instant::now();
     loop {
         let st = local::post(port, "GetState", "")?;
-        let up = st["Upload"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|u| u["Id"] == task)
-            .cloned()
-            .unwrap_or_default();
+        let up = local::upload_of(&st, task);
         if up["State"] == "uploaded" {
             let slices = st["Record"]["Slices"]
                 .as_array()
@@ -315,14 +302,7 @@ fn wait_spliced(backend_port: u16, task: &str, out: &Path) -> anyhow::Result<(Va
         );
         sleep(Duration::from_millis(500));
     };
-    let url = rec["VideoOutputUrl"].as_str().unwrap_or_default();
-    let path = url
-        .splitn(4, '/')
-        .nth(3)
-        .map(|p| format!("/{p}"))
-        .unwrap_or_default();
-    let (status, mp4) = local::http(backend_port, "GET", &path, "")?;
-    ensure!(status == 200, "fetching the MP4 answered {status}");
+    let mp4 = fetch_media(backend_port, &rec)?;
     let file = out.join("soak.mp4");
     std::fs::write(&file, mp4)?;
     let ms = probe_ms(&file)?;
@@ -331,24 +311,7 @@ fn wait_spliced(backend_port: u16, task: &str, out: &Path) -> anyhow::Result<(Va
 
 /// A file's duration by ffprobe, ms.
 fn probe_ms(file: &Path) -> anyhow::Result<f64> {
-    let out = std::process::Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "format=duration",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(file)
-        .output()
-        .context("running ffprobe")?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let secs: f64 = text
-        .trim()
-        .parse()
-        .with_context(|| format!("ffprobe of {}: {text:?}", file.display()))?;
-    Ok(secs * 1000.0)
+    Ok(local::probe_secs(file)? * 1000.0)
 }
 
 /// Four panels over time: RSS (MiB), open files, threads, CPU share.

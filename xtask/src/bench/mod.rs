@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 
 use crate::local::{window, xvfb, Killed};
-use crate::{cargo, setup};
+use crate::setup;
 use quality::Quality;
 use tools::{Config, Env, Run};
 
@@ -191,14 +191,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let a = parse(args)?;
     setup::ensure()?;
     setup::ensure_packages(setup::BENCH_PACKAGES)?;
-    cargo(&[
-        "build",
-        "--release",
-        "-p",
-        "txcloudrecord",
-        "-p",
-        "txcr-testwin",
-    ])?;
+    crate::build_release(&["txcloudrecord", "txcr-testwin"])?;
     let dir = std::env::temp_dir().join(format!("txcr-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let result = bench(&a, &dir);
