@@ -125,6 +125,7 @@ pub fn window(display: &str, w: u32, h: u32, extra: &[&str]) -> anyhow::Result<(
 }
 
 /// A media file's duration in seconds, by ffprobe.
+#[cfg(unix)]
 pub fn probe_secs(file: &std::path::Path) -> anyhow::Result<f64> {
     let out = std::process::Command::new("ffprobe")
         .args([
