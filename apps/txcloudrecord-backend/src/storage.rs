@@ -46,24 +46,38 @@ impl Storage {
     /// Every `manifest.json` of the layout (a task whose slices are all stored).
     pub async fn manifests(&self) -> Result<Vec<ObjectKey>, Error> {
         let mut out = Vec::new();
+        self.each_key(self.layout.list_prefix(), |key| {
+            out.extend(
+                self.layout
+                    .parse(key)
+                    .filter(|k| k.leaf() == Leaf::Manifest),
+            );
+        })
+        .await?;
+        Ok(out)
+    }
+
+    /// Call `f` with every key under `prefix` (`None`: the whole bucket),
+    /// page by page.
+    async fn each_key(&self, prefix: Option<String>, mut f: impl FnMut(&str)) -> Result<(), Error> {
         let mut token = None;
         loop {
-            let req = self.client.list_objects_v2().bucket(&self.bucket);
-            let page = req
-                .set_prefix(self.layout.list_prefix())
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .set_prefix(prefix.clone())
                 .set_continuation_token(token)
                 .send()
                 .await
                 .map_err(classify)?;
-            out.extend(
-                page.contents()
-                    .iter()
-                    .filter_map(|o| self.layout.parse(o.key()?))
-                    .filter(|k| k.leaf() == Leaf::Manifest),
-            );
+            page.contents()
+                .iter()
+                .filter_map(|o| o.key())
+                .for_each(&mut f);
             token = page.next_continuation_token().map(str::to_owned);
             if token.is_none() {
-                return Ok(out);
+                return Ok(());
             }
         }
     }
@@ -257,27 +271,8 @@ impl Storage {
     /// Remove every object whose key starts with `prefix`; how many there were.
     pub async fn delete_under(&self, prefix: &str) -> Result<usize, Error> {
         let mut keys = Vec::new();
-        let mut token = None;
-        loop {
-            let page = self
-                .client
-                .list_objects_v2()
-                .bucket(&self.bucket)
-                .prefix(prefix)
-                .set_continuation_token(token)
-                .send()
-                .await
-                .map_err(classify)?;
-            keys.extend(
-                page.contents()
-                    .iter()
-                    .filter_map(|o| o.key().map(str::to_owned)),
-            );
-            token = page.next_continuation_token().map(str::to_owned);
-            if token.is_none() {
-                break;
-            }
-        }
+        self.each_key(Some(prefix.to_owned()), |k| keys.push(k.to_owned()))
+            .await?;
         for key in &keys {
             self.delete(key).await?;
         }
