@@ -7,8 +7,12 @@
 //! (plotters). At the end:
 //! - RSS of each process at most 10% above its value at the 10-minute mark
 //!   (the first sample once a tenth of the run has passed, for short runs);
-//! - open files and threads no higher in the last half than in the first
-//!   (runtime threads come and go; a leak climbs with every slice);
+//! - open files, and threads other than those of a bounded pool, no higher
+//!   in the last half than in the first (a leak climbs with every slice);
+//! - the pools' threads (tokio's workers and blocking threads, sqlx's SQLite
+//!   workers) within their bounds: they come and go with the work, and their
+//!   peak creeps up over a long run as rarer overlaps of work occur, so a
+//!   count comparison would call that a leak; what must hold is the bound;
 //! - the spliced MP4 as long as the slices recorded, ±1 frame per slice.
 
 use std::io::Write;
@@ -31,7 +35,32 @@ struct Reading {
     rss_kib: u64,
     fds: u64,
     threads: u64,
+    /// Of `threads`, those of the bounded pools.
+    pool: u64,
     cpu_s: f64,
+}
+
+/// Tokio's blocking-thread bound in both apps (`max_blocking_threads` in
+/// their `main.rs`).
+const MAX_BLOCKING: u64 = 16;
+/// The backend's SQLite pool (`max_connections` in its `db/mod.rs`), a
+/// thread per connection.
+const SQLITE_POOL: u64 = 4;
+
+/// Threads of a bounded pool, by name.
+fn is_pool(name: &str) -> bool {
+    name.starts_with("tokio-rt-worker") || name.starts_with("sqlx-sqlite-wor")
+}
+
+/// Names of a process's threads (`/proc/PID/task/*/comm`).
+fn comms(pid: u32) -> Vec<String> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("comm")).ok())
+        .map(|c| c.trim().to_owned())
+        .collect()
 }
 
 fn read_proc(pid: u32) -> anyhow::Result<Reading> {
@@ -54,9 +83,22 @@ fn read_proc(pid: u32) -> anyhow::Result<Reading> {
     Ok(Reading {
         rss_kib: field("VmRSS:"),
         threads: field("Threads:"),
+        pool: comms(pid).iter().filter(|n| is_pool(n)).count() as u64,
         fds: std::fs::read_dir(format!("/proc/{pid}/fd"))?.count() as u64,
         cpu_s: (ticks(11) + ticks(12)) / hz,
     })
+}
+
+/// A process's threads by name (`/proc/PID/task/*/comm`, trailing digits
+/// dropped so a pool's workers count under one name), as one line.
+fn thread_names(pid: u32) -> String {
+    let mut names = std::collections::BTreeMap::<String, u32>::new();
+    for comm in comms(pid) {
+        let name = comm.trim_end_matches(|c: char| c.is_ascii_digit());
+        *names.entry(name.to_owned()).or_default() += 1;
+    }
+    let parts: Vec<String> = names.iter().map(|(n, k)| format!("{n}×{k}")).collect();
+    parts.join(" ")
 }
 
 /// The options of `cargo xtask soak`.
@@ -144,8 +186,12 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let mut csv = std::fs::File::create(&csv_path)?;
     writeln!(
         csv,
-        "t_s,svc_rss_kib,svc_fds,svc_threads,svc_cpu_s,backend_rss_kib,backend_fds,backend_threads,backend_cpu_s"
+        "t_s,svc_rss_kib,svc_fds,svc_threads,svc_pool_threads,svc_cpu_s,backend_rss_kib,backend_fds,backend_threads,backend_pool_threads,backend_cpu_s"
     )?;
+    // Which threads there are, written whenever the set changes: the first
+    // thing to read when a count climbs.
+    let mut names_log = std::fs::File::create(o.out.join("threads.log"))?;
+    let mut last_names = (String::new(), String::new());
     let mut samples: Vec<(f64, Reading, Reading)> = Vec::new();
     let t0 = Instant::now();
     while t0.elapsed() < o.duration {
@@ -153,11 +199,26 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         let (s, b) = (read_proc(svc.0.id())?, read_proc(backend.0.id())?);
         writeln!(
             csv,
-            "{t:.1},{},{},{},{:.2},{},{},{},{:.2}",
-            s.rss_kib, s.fds, s.threads, s.cpu_s, b.rss_kib, b.fds, b.threads, b.cpu_s
+            "{t:.1},{},{},{},{},{:.2},{},{},{},{},{:.2}",
+            s.rss_kib,
+            s.fds,
+            s.threads,
+            s.pool,
+            s.cpu_s,
+            b.rss_kib,
+            b.fds,
+            b.threads,
+            b.pool,
+            b.cpu_s
         )?;
         csv.flush()?;
         samples.push((t, s, b));
+        let names = (thread_names(svc.0.id()), thread_names(backend.0.id()));
+        if names != last_names {
+            writeln!(names_log, "{t:.0} s service: {}", names.0)?;
+            writeln!(names_log, "{t:.0} s backend: {}", names.1)?;
+            last_names = names;
+        }
         let state = local::post(port, "GetState", "")?;
         ensure!(
             state["Record"]["State"] == "Recording",
@@ -191,9 +252,25 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         grows("service RSS", &samples, |r| r.1.rss_kib as f64, o.duration),
         grows("backend RSS", &samples, |r| r.2.rss_kib as f64, o.duration),
         climbs("service open files", &samples, |r| r.1.fds),
-        climbs("service threads", &samples, |r| r.1.threads),
+        climbs("service threads outside pools", &samples, |r| {
+            r.1.threads - r.1.pool
+        }),
+        bounded(
+            "service pool threads",
+            &samples,
+            |r| r.1.pool,
+            2 + MAX_BLOCKING,
+        ),
         climbs("backend open files", &samples, |r| r.2.fds),
-        climbs("backend threads", &samples, |r| r.2.threads),
+        climbs("backend threads outside pools", &samples, |r| {
+            r.2.threads - r.2.pool
+        }),
+        bounded(
+            "backend pool threads",
+            &samples,
+            |r| r.2.pool,
+            cores() + MAX_BLOCKING + SQLITE_POOL,
+        ),
     ];
     for v in &verdicts {
         println!(
@@ -203,9 +280,14 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         );
     }
     println!(
-        "    CSV {}; plot {}",
+        "    threads at the end: service {}; backend {}",
+        last_names.0, last_names.1
+    );
+    println!(
+        "    CSV {}; plot {}; thread names {}",
         csv_path.display(),
-        o.out.join("soak.svg").display()
+        o.out.join("soak.svg").display(),
+        o.out.join("threads.log").display()
     );
     for v in verdicts {
         v?;
@@ -256,6 +338,24 @@ fn climbs(
     let line = format!("{what}: at most {first} in the first half, {last} in the second");
     ensure!(last <= first, "{line}: it climbs");
     Ok(line)
+}
+
+/// The highest count against a pool's bound.
+fn bounded(
+    what: &str,
+    samples: &[(f64, Reading, Reading)],
+    value: impl Fn(&(f64, Reading, Reading)) -> u64,
+    bound: u64,
+) -> anyhow::Result<String> {
+    let peak = samples.iter().map(&value).max().unwrap_or(0);
+    let line = format!("{what}: at most {peak} (bound {bound})");
+    ensure!(peak <= bound, "{line}: over the bound");
+    Ok(line)
+}
+
+/// Tokio's default worker count, the backend's: one per core.
+fn cores() -> u64 {
+    std::thread::available_parallelism().map_or(1, |n| n.get() as u64)
 }
 
 /// Wait until the task's slices are all uploaded; the local slice files.

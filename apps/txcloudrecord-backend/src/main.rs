@@ -238,6 +238,11 @@ fn main() -> anyhow::Result<()> {
             .init();
     }
     tokio::runtime::Builder::new_multi_thread()
+        // File I/O (the built-in store, media served to viewers) and the
+        // splice run on blocking threads. Tokio's default bound is 512: with
+        // many viewers the process would grow a thread per open read. Sixteen
+        // keep the disk busy; more requests wait their turn.
+        .max_blocking_threads(16)
         .enable_all()
         .build()?
         .block_on(run(cfg))

@@ -166,6 +166,9 @@ fn serve(flags: &Flags) -> anyhow::Result<()> {
         // The API answers within a couple of milliseconds while the
         // recording keeps the CPU busy (its threads run at a lower priority).
         .on_thread_start(txcr_recorder::answer_promptly)
+        // Each request is answered on a blocking thread: a bound keeps a
+        // flood of requests from growing the process (they queue instead).
+        .max_blocking_threads(16)
         .enable_all()
         .build()?;
     rt.block_on(async {
