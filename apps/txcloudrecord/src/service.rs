@@ -420,6 +420,9 @@ fn state_view(shown: &Shown, uploads: Option<&UploadQueue>) -> StateView {
                             st.total_secs
                         },
                         is_current_recording: is_current,
+                        slices: st.slices.1 as u64,
+                        stored_slices: st.slices.0 as u64,
+                        last_error: st.error,
                         id: st.task_id,
                     }
                 })

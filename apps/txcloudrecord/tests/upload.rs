@@ -162,3 +162,121 @@ fn a_storage_outage_mid_class_delays_uploads_but_loses_nothing() {
         assert_eq!(s3.get(k), std::fs::read(f).unwrap(), "{k}");
     }
 }
+
+/// Poll GetState for `d`: the last upload entry and every `LastError` seen;
+/// fails if the recording stopped or its frames stopped coming.
+fn watch(svc: &Svc, d: Duration, errors: &mut Vec<String>) -> Value {
+    let t0 = Instant::now();
+    let mut frames = svc.state()["Record"]["Frames"].as_u64().unwrap();
+    let mut last_new_frame = Instant::now();
+    loop {
+        let st = svc.state();
+        assert_eq!(
+            st["Record"]["State"], "Recording",
+            "recording goes on: {st}"
+        );
+        let f = st["Record"]["Frames"].as_u64().unwrap();
+        if f > frames {
+            (frames, last_new_frame) = (f, Instant::now());
+        }
+        assert!(
+            last_new_frame.elapsed() < Duration::from_secs(2),
+            "frames stopped coming while storage misbehaved: {st}"
+        );
+        if let Some(e) = st["Upload"][0]["LastError"].as_str() {
+            if !errors.iter().any(|s| s == e) {
+                errors.push(e.to_owned());
+            }
+        }
+        if t0.elapsed() >= d {
+            return st["Upload"][0].clone();
+        }
+        sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn storage_behind_a_faulty_network_loses_nothing_and_getstate_says_why() {
+    use util::proxy::{Fault, FaultProxy};
+    let s3 = S3::start();
+    let proxy = FaultProxy::start(&s3.endpoint);
+    let mut env = s3.env("");
+    for (k, v) in &mut env {
+        if k == "AWS_ENDPOINT_URL" {
+            v.clone_from(&proxy.endpoint);
+        }
+    }
+    let svc = Svc::start_env(&[], &env_refs(&env));
+    svc.init("teacher");
+    svc.cmd(
+        "StartRecord",
+        r#"{"Wnd":1,"Width":320,"Height":240,"SliceTime":2,"ClassId":8,"DstPath":"faults.flv"}"#,
+    );
+    let mut errors = Vec::new();
+
+    // Every request held 2 s: uploads lag, recording does not wait.
+    proxy.set(Fault::Delay(Duration::from_secs(2)));
+    watch(&svc, Duration::from_secs(7), &mut errors);
+
+    // Connections reset in the middle of each request body.
+    proxy.set(Fault::ResetMidBody(1000));
+    watch(&svc, Duration::from_secs(6), &mut errors);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("reset") || e.contains("closed")),
+        "GetState named the reset connections: {errors:?}"
+    );
+
+    // A minute of 503 Slow Down: nothing is stored, GetState says so.
+    proxy.set(Fault::Unavailable);
+    sleep(Duration::from_secs(3)); // requests in flight finish
+    let before = watch(&svc, Duration::from_secs(1), &mut errors);
+    let during = watch(&svc, Duration::from_secs(57), &mut errors);
+    assert_eq!(during["StoredSlices"], before["StoredSlices"], "{during}");
+    assert!(
+        during["Slices"].as_u64() > before["Slices"].as_u64(),
+        "slices kept being made: {before} → {during}"
+    );
+    assert_eq!(during["State"], "wait", "{during}");
+    assert!(
+        during["LastError"]
+            .as_str()
+            .unwrap_or("")
+            .contains("SlowDown"),
+        "{during}"
+    );
+
+    proxy.set(Fault::Pass);
+    sleep(Duration::from_secs(1));
+    svc.cmd("StopRecord", "");
+    let t0 = Instant::now();
+    let done = loop {
+        let u = upload_entry(&svc);
+        if u["State"] == "uploaded" || t0.elapsed() > Duration::from_secs(120) {
+            break u;
+        }
+        sleep(Duration::from_millis(200));
+    };
+    assert_eq!(done["State"], "uploaded", "{done}");
+    assert!(done.get("LastError").is_none(), "{done}");
+    let [requests, delayed, reset, refused] = proxy.counts().get();
+    assert!(
+        delayed > 0 && reset > 0 && refused > 0,
+        "each fault hit: {requests} requests, {delayed} delayed, {reset} reset, {refused} refused"
+    );
+
+    // Every slice once, byte for byte, and the manifest.
+    let task = svc.state()["Record"]["TaskId"].as_str().unwrap().to_owned();
+    let local = slices(&svc.state());
+    let keys = s3.list(&format!("1400000000/8/{task}/"));
+    let mut want: Vec<String> = (1..=local.len())
+        .map(|i| format!("1400000000/8/{task}/{i:04}.flv"))
+        .collect();
+    want.push(format!("1400000000/8/{task}/manifest.json"));
+    assert_eq!(keys, want);
+    for (k, f) in keys.iter().zip(&local) {
+        assert_eq!(s3.get(k), std::fs::read(f).unwrap(), "{k}");
+    }
+    eprintln!("faults: {requests} requests, {delayed} delayed, {reset} reset, {refused} refused; errors seen: {errors:?}");
+}

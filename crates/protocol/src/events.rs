@@ -6,7 +6,8 @@
 //! - `state`: the whole `GetState` response object, first on connecting, then
 //!   whenever any of it changes (state, duration, frames, uploads…);
 //! - `slice`: a slice file was finished: `{"TaskId","Path","Index"}` (1-based);
-//! - `upload`: an upload entry changed: the `GetState.Upload` entry;
+//! - `upload`: an upload entry's state, stored duration or last error
+//!   changed: the `GetState.Upload` entry;
 //! - `error`: a recording ended on its own, or the stream cannot go on:
 //!   `{"Code","Message"}`;
 //! - `warning`: something the teacher can fix during class (a microphone
@@ -146,7 +147,9 @@ pub fn diff(prev: Option<&StateView>, next: &StateView) -> Vec<Event> {
     }
     for u in &next.upload {
         let before = prev.upload.iter().find(|p| p.id == u.id);
-        if before.is_none_or(|b| b.state != u.state || b.duration != u.duration) {
+        if before.is_none_or(|b| {
+            b.state != u.state || b.duration != u.duration || b.last_error != u.last_error
+        }) {
             out.push(Event::Upload(u.clone()));
         }
     }
@@ -192,6 +195,9 @@ mod tests {
                     duration: *d,
                     total: 10,
                     is_current_recording: true,
+                    slices: 1,
+                    stored_slices: 0,
+                    last_error: None,
                 })
                 .collect(),
         }

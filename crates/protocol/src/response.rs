@@ -33,6 +33,16 @@ pub struct UploadView {
     /// Whether it is the task being recorded now (the contract's spelling).
     #[serde(rename = "IsCurrentRecoding")]
     pub is_current_recording: bool,
+    /// Extension: slices finished in the task so far.
+    #[serde(rename = "Slices", default)]
+    pub slices: u64,
+    /// Extension: of those, slices whose upload is confirmed.
+    #[serde(rename = "StoredSlices", default)]
+    pub stored_slices: u64,
+    /// Extension: why the last upload attempt failed, while the task is
+    /// retrying (state `wait`) or waits for its next try (`upload failed`).
+    #[serde(rename = "LastError", skip_serializing_if = "Option::is_none", default)]
+    pub last_error: Option<String>,
 }
 
 /// `GetState.Record`, with extension fields after the contract's two (read
@@ -241,6 +251,9 @@ mod tests {
                 duration: 0,
                 total: 200,
                 is_current_recording: true,
+                slices: 2,
+                stored_slices: 1,
+                last_error: None,
             }],
         };
         let v = s.to_json();

@@ -27,9 +27,10 @@ impl StoreError {
 
 #[cfg(feature = "client")]
 /// Sort an SDK error into transient (retry), permanent (needs a fix) or a lost upload.
-pub fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R>(e: SdkError<E, R>) -> StoreError
+pub fn classify<E, R>(e: SdkError<E, R>) -> StoreError
 where
-    R: std::fmt::Debug,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
 {
     match &e {
         SdkError::ServiceError(se) => {
@@ -50,6 +51,23 @@ where
             }
         }
         SdkError::ConstructionFailure(_) => StoreError::Permanent(format!("{e:?}")),
-        _ => StoreError::Transient(format!("{e}")),
+        _ => StoreError::Transient(causes(&e)),
     }
+}
+
+#[cfg(feature = "client")]
+/// An error with its causes, each once ("dispatch failure: io error: …:
+/// Connection reset by peer (os error 104)"): the SDK's own words stop at
+/// "dispatch failure", and this is what GetState shows the teacher.
+fn causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        source = s.source();
+    }
+    text
 }

@@ -14,6 +14,7 @@ pub mod fuzz;
 pub mod openapi;
 #[cfg(target_os = "linux")]
 pub mod pg;
+pub mod proxy;
 #[cfg(target_os = "linux")]
 pub mod pulse;
 pub mod s3;
