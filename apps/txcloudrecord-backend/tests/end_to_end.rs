@@ -463,6 +463,53 @@ fn two_backends_on_postgresql_share_a_batch_and_splice_each_task_once() {
     assert!(dx > 0 && dy > 0, "both instances worked ({dx} + {dy})");
 }
 
+#[cfg(target_os = "linux")]
+#[test]
+fn postgresql_down_for_30_s_mid_splice_the_job_is_retried_and_completes_once() {
+    let mut pg = util::pg::Postgres::start();
+    let s3 = S3::start();
+    let receiver = Receiver::start(0);
+    let b = Backend::start(
+        &s3,
+        "school",
+        &[
+            ("DATABASE_URL", pg.url.as_str()),
+            ("TXCR_TEST_SPLICE_HOLD_MS", "3000"),
+            ("TXCR_JOB_LEASE_SECS", "3"),
+        ],
+    );
+    assert_eq!(b.register_callback(&receiver.url()).status, 200);
+    let env = s3.env("school");
+    let svc = Svc::start_env(&[], &env_refs(&env));
+    let task = record_class(&svc, 4004, 3);
+    b.wait_task(4004, &task, "running", Duration::from_secs(60));
+
+    // The database goes away while the splice runs, for 30 s.
+    pg.stop();
+    let t0 = Instant::now();
+    let health = b.request("GET", "/healthz", &[], "");
+    assert_eq!(health.status, 503, "{}", health.body);
+    assert!(
+        t0.elapsed() < Duration::from_secs(10),
+        "the health check answered ({:?})",
+        t0.elapsed()
+    );
+    sleep(Duration::from_secs(30).saturating_sub(t0.elapsed()));
+    assert_eq!(b.request("GET", "/healthz", &[], "").status, 503);
+    pg.start_again();
+
+    // The same backend retries the job once the database is back.
+    b.wait_task(4004, &task, "done", Duration::from_secs(90));
+    assert_eq!(b.request("GET", "/healthz", &[], "").status, 200);
+    let q = b.query(r#"{"class_id":4004}"#);
+    assert_eq!(q["total"], 1, "{q}");
+    let got = receiver.wait_success(Duration::from_secs(30));
+    assert_eq!(got.len(), 1, "{got:?}");
+    sleep(Duration::from_secs(2));
+    assert_eq!(receiver.deliveries().len(), 1, "one callback");
+    assert_eq!(jobs_done(&b), 1, "spliced once to the end");
+}
+
 #[test]
 fn brokered_uploads_need_no_bucket_keys_and_only_reach_the_callers_own_task() {
     let s3 = S3::start();

@@ -8,6 +8,8 @@ use std::process::Command;
 pub struct Postgres {
     pub url: String,
     data: PathBuf,
+    opts: String,
+    running: bool,
     _dir: tempfile::TempDir,
 }
 
@@ -70,13 +72,27 @@ impl Postgres {
             "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off",
             sock.display()
         );
+        let mut pg = Postgres {
+            url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+            data,
+            opts,
+            running: false,
+            _dir: dir,
+        };
+        pg.start_again();
+        pg
+    }
+
+    /// Start the stopped server again, same port, same data.
+    pub fn start_again(&mut self) {
+        let d = self.data.to_str().unwrap();
         run(
             "pg_ctl",
             &[
                 "-D",
                 d,
                 "-o",
-                &opts,
+                &self.opts,
                 "-w",
                 "-s",
                 "-l",
@@ -84,16 +100,15 @@ impl Postgres {
                 "start",
             ],
         );
-        Postgres {
-            url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
-            data,
-            _dir: dir,
-        }
+        self.running = true;
     }
-}
 
-impl Drop for Postgres {
-    fn drop(&mut self) {
+    /// Stop the server at once, as a crash would (`-m immediate`).
+    pub fn stop(&mut self) {
+        if !self.running {
+            return;
+        }
+        self.running = false;
         run(
             "pg_ctl",
             &[
@@ -105,5 +120,11 @@ impl Drop for Postgres {
                 "stop",
             ],
         );
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        self.stop();
     }
 }

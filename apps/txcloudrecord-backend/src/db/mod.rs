@@ -249,9 +249,14 @@ impl Db {
             .collect()
     }
 
-    /// Is the database answering?
+    /// Whether the database answers within 2 s: a health check must not
+    /// hang for the pool's whole acquire timeout while the database is down.
     pub async fn ping(&self) -> bool {
-        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+        let ping = sqlx::query("SELECT 1").execute(&self.pool);
+        matches!(
+            tokio::time::timeout(std::time::Duration::from_secs(2), ping).await,
+            Ok(Ok(_))
+        )
     }
 }
 
