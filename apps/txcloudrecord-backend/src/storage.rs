@@ -109,9 +109,16 @@ impl Storage {
         Ok(Some(bytes.to_vec()))
     }
 
-    /// Stream an object into `path`; returns its size and MD5. `None` if it
-    /// does not exist.
-    pub async fn download(&self, key: &str, path: &Path) -> Result<Option<(u64, [u8; 16])>, Error> {
+    /// Stream an object into `path`; returns its size and MD5, or stops as
+    /// soon as it is longer than `max` bytes (returning `max + 1` as its
+    /// size: the caller knows the size it expected). `None` if it does not
+    /// exist.
+    pub async fn download(
+        &self,
+        key: &str,
+        path: &Path,
+        max: u64,
+    ) -> Result<Option<(u64, [u8; 16])>, Error> {
         let Some(out) = self.get(key, None).await? else {
             return Ok(None);
         };
@@ -127,6 +134,9 @@ impl Storage {
         {
             md5.update(&chunk);
             n += chunk.len() as u64;
+            if n > max {
+                return Ok(Some((max + 1, md5.finalize().into())));
+            }
             file.write_all(&chunk)
                 .await
                 .map_err(Error::io(format!("saving {key} to the work folder")))?;

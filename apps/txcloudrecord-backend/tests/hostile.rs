@@ -1,7 +1,9 @@
 //! Slices that are not what their manifest says, at the backend: a real class
 //! is recorded and uploaded to a real S3 server, then copied into tasks whose
 //! slices are broken in one way each (the manifest's sizes and MD5s made to
-//! match, so the splice itself must notice). Each such task fails with a
+//! match, so the splice itself must notice; or the manifest claiming 4 GiB,
+//! or fewer bytes than stored; or a slice of another recording, whose picture
+//! size differs). Each such task fails with a
 //! reason naming the slice by number and object key (never a file of the
 //! backend's own), the untouched class is spliced, and the backend serves on.
 
@@ -22,6 +24,11 @@ const BARE_FLV: &[u8] = b"FLV\x01\x05\x00\x00\x00\x09\x00\x00\x00\x00";
 /// Copy task `task` of class `class` as `id`, slice `seq` replaced by `bytes`
 /// (its manifest entry's size and MD5 follow, its duration stays).
 fn copy_with(s3: &S3, class: u64, task: &str, id: &str, seq: u64, bytes: &[u8]) {
+    copy_claiming(s3, class, task, id, seq, bytes, bytes.len() as u64);
+}
+
+/// As [`copy_with`], the manifest claiming `claimed` bytes for the slice.
+fn copy_claiming(s3: &S3, class: u64, task: &str, id: &str, seq: u64, bytes: &[u8], claimed: u64) {
     let prefix = format!("school/{APP}/{class}/{task}/");
     let mut m: Value = serde_json::from_slice(&s3.get(&format!("{prefix}manifest.json"))).unwrap();
     m["TaskId"] = json!(id);
@@ -29,7 +36,7 @@ fn copy_with(s3: &S3, class: u64, task: &str, id: &str, seq: u64, bytes: &[u8]) 
         let old = s["Key"].as_str().unwrap().to_owned();
         let new = old.replace(task, id);
         let body = if s["Seq"] == seq {
-            s["Bytes"] = json!(bytes.len());
+            s["Bytes"] = json!(claimed);
             s["Md5"] = json!(hex(&Md5::digest(bytes)));
             bytes.to_vec()
         } else {
@@ -75,7 +82,37 @@ fn slices_unlike_their_manifest_fail_their_task_by_name_and_nothing_else() {
         );
         sleep(Duration::from_millis(100));
     }
+    // A second recording of another size, for a slice whose codec
+    // configuration does not match the rest of its task.
+    svc.cmd(
+        "StartRecord",
+        &format!(r#"{{"Wnd":1,"Width":640,"Height":480,"SliceTime":2,"ClassId":{class},"DstPath":"h2.flv","EnableUpload":false}}"#),
+    );
+    sleep(Duration::from_secs(3));
+    svc.cmd("StopRecord", "");
+    let other = std::fs::read(
+        svc.state()["Record"]["Slices"][0]
+            .as_str()
+            .expect("the second recording's first slice"),
+    )
+    .unwrap();
     let first = s3.get(&format!("school/{APP}/{class}/{task}/0001.flv"));
+    // A slice of another picture size in the middle of the class.
+    copy_with(&s3, class, &task, &format!("{task}-codec"), 2, &other);
+    // A manifest claiming 4 GiB for a slice of a few kilobytes.
+    let second = s3.get(&format!("school/{APP}/{class}/{task}/0002.flv"));
+    copy_claiming(
+        &s3,
+        class,
+        &task,
+        &format!("{task}-huge"),
+        2,
+        &second,
+        4 << 30,
+    );
+    // A manifest claiming fewer bytes than the object holds: the download
+    // stops there.
+    copy_claiming(&s3, class, &task, &format!("{task}-longer"), 1, &first, 100);
     // A valid header with no tags where 2 s of class should be.
     copy_with(&s3, class, &task, &format!("{task}-empty"), 2, BARE_FLV);
     // The first slice's header followed by garbage.
@@ -97,7 +134,7 @@ fn slices_unlike_their_manifest_fail_their_task_by_name_and_nothing_else() {
     let tasks = loop {
         let a = backend.signed("tasks", &format!(r#"{{"class_id":{class}}}"#));
         let list = a["task_list"].as_array().cloned().unwrap_or_default();
-        if list.len() == 4
+        if list.len() == 7
             && list
                 .iter()
                 .all(|t| t["State"] == "done" || t["State"] == "failed")
@@ -125,6 +162,9 @@ fn slices_unlike_their_manifest_fail_their_task_by_name_and_nothing_else() {
         ("-empty", 2, "holds 0 ms"),
         ("-garbled", 1, "corrupt"),
         ("-torn", 1, ""),
+        ("-codec", 2, "codec"),
+        ("-huge", 2, "expected 4294967296 bytes"),
+        ("-longer", 1, "larger than the manifest's 100 bytes"),
     ] {
         let t = of(suffix);
         let why = t["Error"].as_str().unwrap_or_default();
@@ -162,7 +202,7 @@ fn slices_unlike_their_manifest_fail_their_task_by_name_and_nothing_else() {
     assert_eq!(page.body.matches("<video").count(), 1, "{}", page.body);
     assert_eq!(
         page.body.matches(r#"data-state="failed""#).count(),
-        3,
+        6,
         "{}",
         page.body
     );

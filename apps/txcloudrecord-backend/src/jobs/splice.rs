@@ -183,14 +183,20 @@ async fn splice_in(
         let path = work.join(leaf.name());
         let (n, md5) = ctx
             .storage
-            .download(key.as_str(), &path)
+            .download(key.as_str(), &path, s.bytes)
             .await?
             .ok_or_else(|| {
                 Error::Broken(format!("slice {} ({key}) is missing from storage", s.seq))
             })?;
+        if n > s.bytes {
+            return Err(Error::Broken(format!(
+                "slice {} ({key}) in storage is larger than the manifest's {} bytes",
+                s.seq, s.bytes
+            )));
+        }
         if n != s.bytes || !hex::encode(md5).eq_ignore_ascii_case(&s.md5) {
             return Err(Error::Broken(format!(
-                "slice {} in storage does not match the manifest ({n} bytes, MD5 {}; expected {} bytes, MD5 {})",
+                "slice {} ({key}) in storage does not match the manifest ({n} bytes, MD5 {}; expected {} bytes, MD5 {})",
                 s.seq,
                 hex::encode(md5),
                 s.bytes,
@@ -267,6 +273,13 @@ fn named(
         S::CorruptSlice { slice, why, .. } => {
             let seq = seq(slice.saturating_sub(1));
             Error::Broken(format!("slice {seq} ({}) is corrupt: {why}", key(seq)))
+        }
+        S::ConfigChanged { slice, what } => {
+            let seq = seq(slice.saturating_sub(1));
+            Error::Broken(format!(
+                "slice {seq} ({}) changes the {what} codec configuration (another picture size or encoder settings); slices of one recording must share it",
+                key(seq)
+            ))
         }
         S::Io { path, source } => match files.iter().position(|f| *f == path) {
             Some(i) => Error::Io {
