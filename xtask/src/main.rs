@@ -160,6 +160,9 @@ fn test() -> anyhow::Result<()> {
     // Each parser of untrusted bytes, briefly: regressions in CI, not a hunt.
     #[cfg(unix)]
     fuzz::run(FUZZ_SECS_IN_TEST)?;
+    // Two minutes of a class: no open file or thread may climb.
+    #[cfg(unix)]
+    soak::short()?;
     println!("==> all checks passed");
     Ok(())
 }
