@@ -96,6 +96,25 @@ pub struct Flags {
         help_heading = "Upload"
     )]
     pub upload_workers: Option<usize>,
+    /// Slices larger than this many MiB go up in parts, each part journaled,
+    /// so an upload cut off resumes after the last stored part (1–5120)
+    /// [default: 64]
+    #[arg(
+        long,
+        env = "TXCR_MULTIPART_THRESHOLD_MB",
+        global = true,
+        help_heading = "Upload"
+    )]
+    pub multipart_threshold_mb: Option<u64>,
+    /// MiB per part of such an upload (5–5120: S3 refuses smaller parts)
+    /// [default: 16]
+    #[arg(
+        long,
+        env = "TXCR_PART_SIZE_MB",
+        global = true,
+        help_heading = "Upload"
+    )]
+    pub part_size_mb: Option<u64>,
     /// Upload straight to a bucket with these keys (or the config file's
     /// `[upload]`)
     #[command(flatten)]
@@ -123,6 +142,8 @@ struct FileUpload {
     workers: Option<usize>,
     delete_after_upload: Option<bool>,
     keep_uploaded_secs: Option<u64>,
+    multipart_threshold_mb: Option<u64>,
+    part_size_mb: Option<u64>,
     backend_url: Option<String>,
 }
 
@@ -168,6 +189,14 @@ fn queue_settings(flags: &Flags, f: &FileUpload, s3: &S3Fields) -> UploadConfig 
         keep_uploaded: f
             .keep_uploaded_secs
             .map_or(defaults.keep_uploaded, std::time::Duration::from_secs),
+        multipart_threshold: flags
+            .multipart_threshold_mb
+            .or(f.multipart_threshold_mb)
+            .map_or(defaults.multipart_threshold, |mb| mb.clamp(1, 5120) << 20),
+        part_size: flags
+            .part_size_mb
+            .or(f.part_size_mb)
+            .map_or(defaults.part_size, |mb| mb.clamp(5, 5120) << 20),
         ..defaults
     }
 }

@@ -19,10 +19,15 @@ fn upload_entry(svc: &Svc) -> Value {
 }
 
 fn wait_uploaded(svc: &Svc) -> Value {
+    wait_uploaded_within(svc, Duration::from_secs(30))
+}
+
+/// The first upload entry once it is uploaded, or when `within` is over.
+fn wait_uploaded_within(svc: &Svc, within: Duration) -> Value {
     let t0 = Instant::now();
     loop {
         let u = upload_entry(svc);
-        if u["State"] == "uploaded" || t0.elapsed() > Duration::from_secs(30) {
+        if u["State"] == "uploaded" || t0.elapsed() > within {
             return u;
         }
         sleep(Duration::from_millis(200));
@@ -250,14 +255,7 @@ fn storage_behind_a_faulty_network_loses_nothing_and_getstate_says_why() {
     proxy.set(Fault::Pass);
     sleep(Duration::from_secs(1));
     svc.cmd("StopRecord", "");
-    let t0 = Instant::now();
-    let done = loop {
-        let u = upload_entry(&svc);
-        if u["State"] == "uploaded" || t0.elapsed() > Duration::from_secs(120) {
-            break u;
-        }
-        sleep(Duration::from_millis(200));
-    };
+    let done = wait_uploaded_within(&svc, Duration::from_secs(120));
     assert_eq!(done["State"], "uploaded", "{done}");
     assert!(done.get("LastError").is_none(), "{done}");
     let [requests, delayed, reset, refused] = proxy.counts().get();
@@ -279,4 +277,139 @@ fn storage_behind_a_faulty_network_loses_nothing_and_getstate_says_why() {
         assert_eq!(s3.get(k), std::fs::read(f).unwrap(), "{k}");
     }
     eprintln!("faults: {requests} requests, {delayed} delayed, {reset} reset, {refused} refused; errors seen: {errors:?}");
+}
+
+/// How many requests the proxy saw whose first line starts with `start` and
+/// holds `with`.
+fn seen(proxy: &util::proxy::FaultProxy, start: &str, with: &str) -> usize {
+    proxy
+        .requests()
+        .iter()
+        .filter(|r| r.starts_with(start) && r.contains(with))
+        .count()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_service_killed_mid_part_resumes_its_multipart_upload_from_the_stored_parts() {
+    use util::proxy::{Fault, FaultProxy};
+    use util::x11::{XClient, Xvfb};
+    // Slices of several 5 MiB parts in seconds: a stock X client (ffplay)
+    // showing noise, recorded at 40 Mbit/s.
+    let x = Xvfb::start(true);
+    let _noise = XClient::start(
+        &x.display,
+        "ffplay",
+        &[
+            "-loglevel",
+            "error",
+            "-an",
+            "-f",
+            "lavfi",
+            "-i",
+            "nullsrc=s=960x540:r=15,geq=lum='random(1)*255':cb=128:cr=128",
+        ],
+    );
+    let s3 = S3::start();
+    let proxy = FaultProxy::start(&s3.endpoint);
+    // Each request held 1.5 s, so a part is in flight long enough to be cut.
+    proxy.set(Fault::Delay(Duration::from_millis(1500)));
+    let mut env = s3.env("");
+    for (k, v) in &mut env {
+        if k == "AWS_ENDPOINT_URL" {
+            v.clone_from(&proxy.endpoint);
+        }
+    }
+    env.extend(
+        [
+            ("DISPLAY", x.display.as_str()),
+            ("TXCR_MULTIPART_THRESHOLD_MB", "5"),
+            ("TXCR_PART_SIZE_MB", "5"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
+    let args = ["--capture", "x11"];
+    let svc = Svc::start_env(&args, &env_refs(&env));
+    svc.init("teacher");
+    let body = r#"{"AppProc":"ffplay","VideoBps":40000000,"SliceTime":3,"ClassId":12,"EnableAudio":false,"DstPath":"big.flv"}"#;
+    let t0 = Instant::now();
+    while svc.cmd("StartRecord", body) != json!({}) {
+        assert!(t0.elapsed() < Duration::from_secs(10), "ffplay's window");
+        sleep(Duration::from_millis(100));
+    }
+    let task = svc.state()["Record"]["TaskId"].as_str().unwrap().to_owned();
+
+    // Kill -9 while the first slice's second part is on its way.
+    let part2 = "partNumber=2&";
+    let t0 = Instant::now();
+    let cut = loop {
+        if let Some(r) = proxy.requests().iter().find(|r| r.contains(part2)) {
+            break r.clone();
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "a second part was sent: {:?}",
+            proxy.requests()
+        );
+        sleep(Duration::from_millis(20));
+    };
+    let dir = svc.kill9();
+    proxy.set(Fault::Pass);
+    // "PUT /classes/<key>?partNumber=2&uploadId=… HTTP/1.1" → "/classes/<key>"
+    let path = cut
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.split('?').next())
+        .unwrap()
+        .to_owned();
+    let put = format!("PUT {path}?");
+    assert_eq!(seen(&proxy, &put, "partNumber=1&"), 1);
+
+    let svc = Svc::start_in(dir, &args, &env_refs(&env));
+    let done = wait_uploaded_within(&svc, Duration::from_secs(120));
+    assert_eq!(done["State"], "uploaded", "{done}");
+    // The same upload went on: begun once, part 1 sent once, then completed.
+    let log = proxy.requests();
+    assert_eq!(
+        seen(&proxy, &format!("POST {path}?uploads"), ""),
+        1,
+        "{log:?}"
+    );
+    assert_eq!(seen(&proxy, &put, "partNumber=1&"), 1, "{log:?}");
+    assert!(seen(&proxy, &put, "partNumber=2&") >= 1, "{log:?}");
+    assert!(
+        seen(&proxy, &format!("POST {path}?uploadId="), "") >= 1,
+        "completed: {log:?}"
+    );
+
+    let key = path.trim_start_matches("/classes/").to_owned();
+    let local = dir_slice(&svc, &key);
+    let stored = s3.get(&key);
+    assert!(
+        stored.len() > 10 << 20,
+        "several parts: {} bytes",
+        stored.len()
+    );
+    assert_eq!(
+        stored,
+        std::fs::read(&local).unwrap(),
+        "{key} byte for byte"
+    );
+    let keys = s3.list(&format!("1400000000/12/{task}/"));
+    assert!(
+        keys.iter().any(|k| k.ends_with("manifest.json")),
+        "{keys:?}"
+    );
+}
+
+/// The local file of the slice stored at `key` (`…/0001.flv` is the task's
+/// first slice).
+fn dir_slice(svc: &Svc, key: &str) -> std::path::PathBuf {
+    let seq: usize = key
+        .rsplit('/')
+        .next()
+        .and_then(|n| n.strip_suffix(".flv"))
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    svc.root.join(format!("big_{seq:04}.flv"))
 }

@@ -51,6 +51,8 @@ struct Shared {
     upstream: SocketAddr,
     fault: Mutex<Fault>,
     counts: Counts,
+    /// Each request's first line (`PUT /bucket/key?partNumber=2&… HTTP/1.1`).
+    seen: Mutex<Vec<String>>,
     stop: AtomicBool,
 }
 
@@ -76,6 +78,7 @@ impl FaultProxy {
             upstream,
             fault: Mutex::new(Fault::Pass),
             counts: Counts::default(),
+            seen: Mutex::default(),
             stop: AtomicBool::new(false),
         });
         let s = shared.clone();
@@ -106,6 +109,11 @@ impl FaultProxy {
 
     pub fn counts(&self) -> &Counts {
         &self.shared.counts
+    }
+
+    /// The first line of every request so far, in order of arrival.
+    pub fn requests(&self) -> Vec<String> {
+        self.shared.seen.lock().unwrap().clone()
     }
 }
 
@@ -139,6 +147,9 @@ fn relay(s: &Shared, mut client: TcpStream) -> std::io::Result<()> {
         };
         let head = String::from_utf8_lossy(&buf[..head_len]).to_ascii_lowercase();
         s.counts.requests.fetch_add(1, Ordering::SeqCst);
+        let line = String::from_utf8_lossy(&buf[..head_len]);
+        let line = line.lines().next().unwrap_or_default().to_owned();
+        s.seen.lock().unwrap().push(line);
         let body_len = header(&head, "content-length").unwrap_or(0);
         if head.contains("transfer-encoding:") {
             // Not framed by a length: no more requests are told apart.
