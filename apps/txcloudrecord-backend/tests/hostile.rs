@@ -51,6 +51,30 @@ fn copy_claiming(s3: &S3, class: u64, task: &str, id: &str, seq: u64, bytes: &[u
     );
 }
 
+/// `flv` with every tag from the middle on stamped `shift_ms` later (or
+/// earlier, clamped at 0): time jumping ahead or back inside a slice.
+fn shifted(flv: &[u8], shift_ms: i64) -> Vec<u8> {
+    let mut out = flv.to_vec();
+    let mut at = 13; // header and the first back-pointer
+    let mut tags = Vec::new();
+    while at + 11 <= out.len() {
+        let size = u32::from_be_bytes([0, out[at + 1], out[at + 2], out[at + 3]]) as usize;
+        if at + 11 + size + 4 > out.len() {
+            break;
+        }
+        tags.push(at);
+        at += 11 + size + 4;
+    }
+    for &t in &tags[tags.len() / 2..] {
+        let b = &mut out[t + 4..t + 8];
+        let ts = u32::from_be_bytes([b[3], b[0], b[1], b[2]]) as i64;
+        let new = (ts + shift_ms).clamp(0, u32::MAX as i64) as u32;
+        let [hi, x, y, z] = new.to_be_bytes();
+        b.copy_from_slice(&[x, y, z, hi]);
+    }
+    out
+}
+
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
@@ -113,6 +137,23 @@ fn slices_unlike_their_manifest_fail_their_task_by_name_and_nothing_else() {
     // A manifest claiming fewer bytes than the object holds: the download
     // stops there.
     copy_claiming(&s3, class, &task, &format!("{task}-longer"), 1, &first, 100);
+    // Time jumping three hours ahead in the middle of a slice, and back.
+    copy_with(
+        &s3,
+        class,
+        &task,
+        &format!("{task}-ahead"),
+        1,
+        &shifted(&first, 3 * 3_600_000),
+    );
+    copy_with(
+        &s3,
+        class,
+        &task,
+        &format!("{task}-back"),
+        2,
+        &shifted(&second, -1_500),
+    );
     // A valid header with no tags where 2 s of class should be.
     copy_with(&s3, class, &task, &format!("{task}-empty"), 2, BARE_FLV);
     // The first slice's header followed by garbage.
@@ -134,7 +175,7 @@ fn slices_unlike_their_manifest_fail_their_task_by_name_and_nothing_else() {
     let tasks = loop {
         let a = backend.signed("tasks", &format!(r#"{{"class_id":{class}}}"#));
         let list = a["task_list"].as_array().cloned().unwrap_or_default();
-        if list.len() == 7
+        if list.len() == 9
             && list
                 .iter()
                 .all(|t| t["State"] == "done" || t["State"] == "failed")
@@ -165,6 +206,8 @@ fn slices_unlike_their_manifest_fail_their_task_by_name_and_nothing_else() {
         ("-codec", 2, "codec"),
         ("-huge", 2, "expected 4294967296 bytes"),
         ("-longer", 1, "larger than the manifest's 100 bytes"),
+        ("-ahead", 1, "its timestamps jump ahead"),
+        ("-back", 2, "time goes backwards"),
     ] {
         let t = of(suffix);
         let why = t["Error"].as_str().unwrap_or_default();
@@ -202,7 +245,7 @@ fn slices_unlike_their_manifest_fail_their_task_by_name_and_nothing_else() {
     assert_eq!(page.body.matches("<video").count(), 1, "{}", page.body);
     assert_eq!(
         page.body.matches(r#"data-state="failed""#).count(),
-        6,
+        8,
         "{}",
         page.body
     );

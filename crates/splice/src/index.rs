@@ -119,6 +119,15 @@ impl Index {
                     };
                     let dts_ms = i64::from(tag.ts_ms);
                     if let Some(last) = track.samples.last() {
+                        if dts_ms < last.dts_ms && last.slice != slice {
+                            // This slice starts where it should; the one
+                            // before ran past it.
+                            return Err(SpliceError::RunsPastNext {
+                                slice: last.slice as usize + 1,
+                                last_ms: last.dts_ms,
+                                next_ms: dts_ms,
+                            });
+                        }
                         if dts_ms < last.dts_ms {
                             return Err(corrupt(format!(
                                 "time goes backwards at byte {} ({} ms after {} ms)",

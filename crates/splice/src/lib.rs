@@ -20,8 +20,10 @@
 //!
 //! Checked, never skipped: slices must be complete FLV (a torn or garbled tag is
 //! [`SpliceError::CorruptSlice`] naming the slice and byte), start each track
-//! with its sequence header, keep time moving forward, and share one codec
-//! configuration ([`SpliceError::ConfigChanged`]).
+//! with its sequence header, keep time moving forward (a slice whose media
+//! runs past the next slice's start is [`SpliceError::RunsPastNext`], naming
+//! that slice rather than the next), and share one codec configuration
+//! ([`SpliceError::ConfigChanged`]).
 //!
 //! Does not own: fetching slices from storage, or what to call the result.
 //!
@@ -68,6 +70,19 @@ pub enum SpliceError {
         path: PathBuf,
         /// What is wrong.
         why: String,
+    },
+    /// A slice's media runs past the start of the next one: its timestamps
+    /// jump ahead (the next slice, read alone, is fine).
+    #[error(
+        "slice {slice} runs to {last_ms} ms, past the start of the next slice ({next_ms} ms): its timestamps jump ahead"
+    )]
+    RunsPastNext {
+        /// 1-based position of the slice.
+        slice: usize,
+        /// Its last media time.
+        last_ms: i64,
+        /// The next slice's first media time.
+        next_ms: i64,
     },
     /// A slice's codec configuration differs from the first slice's.
     #[error(

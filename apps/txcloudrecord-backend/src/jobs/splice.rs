@@ -274,6 +274,17 @@ fn named(
             let seq = seq(slice.saturating_sub(1));
             Error::Broken(format!("slice {seq} ({}) is corrupt: {why}", key(seq)))
         }
+        S::RunsPastNext {
+            slice,
+            last_ms,
+            next_ms,
+        } => {
+            let seq = seq(slice.saturating_sub(1));
+            Error::Broken(format!(
+                "slice {seq} ({}) runs to {last_ms} ms, past the start of the next slice ({next_ms} ms): its timestamps jump ahead",
+                key(seq)
+            ))
+        }
         S::ConfigChanged { slice, what } => {
             let seq = seq(slice.saturating_sub(1));
             Error::Broken(format!(
