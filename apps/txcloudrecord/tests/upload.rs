@@ -281,6 +281,7 @@ fn storage_behind_a_faulty_network_loses_nothing_and_getstate_says_why() {
 
 /// How many requests the proxy saw whose first line starts with `start` and
 /// holds `with`.
+#[cfg(target_os = "linux")]
 fn seen(proxy: &util::proxy::FaultProxy, start: &str, with: &str) -> usize {
     proxy
         .requests()
@@ -404,6 +405,7 @@ fn a_service_killed_mid_part_resumes_its_multipart_upload_from_the_stored_parts(
 
 /// The local file of the slice stored at `key` (`…/0001.flv` is the task's
 /// first slice).
+#[cfg(target_os = "linux")]
 fn dir_slice(svc: &Svc, key: &str) -> std::path::PathBuf {
     let seq: usize = key
         .rsplit('/')
