@@ -185,7 +185,9 @@ fn watch(svc: &Svc, d: Duration, errors: &mut Vec<String>) -> Value {
             (frames, last_new_frame) = (f, Instant::now());
         }
         assert!(
-            last_new_frame.elapsed() < Duration::from_secs(2),
+            // Generous for a loaded CI machine; waiting on storage would
+            // stall it for the whole fault.
+            last_new_frame.elapsed() < Duration::from_secs(5),
             "frames stopped coming while storage misbehaved: {st}"
         );
         if let Some(e) = st["Upload"][0]["LastError"].as_str() {
@@ -244,12 +246,10 @@ fn storage_behind_a_faulty_network_loses_nothing_and_getstate_says_why() {
         "slices kept being made: {before} → {during}"
     );
     assert_eq!(during["State"], "wait", "{during}");
+    assert!(during["LastError"].is_string(), "{during}");
     assert!(
-        during["LastError"]
-            .as_str()
-            .unwrap_or("")
-            .contains("SlowDown"),
-        "{during}"
+        errors.iter().any(|e| e.contains("SlowDown")),
+        "GetState named the 503s: {errors:?}"
     );
 
     proxy.set(Fault::Pass);
