@@ -66,7 +66,9 @@ fn comms(pid: u32) -> Vec<String> {
         .collect()
 }
 
-fn read_proc(pid: u32) -> anyhow::Result<Reading> {
+/// One reading of a process, and its threads by name (see [`thread_names`]).
+fn read_proc(pid: u32) -> anyhow::Result<(Reading, String)> {
+    let comms = comms(pid);
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let field = |name: &str| -> u64 {
         status
@@ -83,20 +85,21 @@ fn read_proc(pid: u32) -> anyhow::Result<Reading> {
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    Ok(Reading {
+    let reading = Reading {
         rss_kib: field("VmRSS:"),
         threads: field("Threads:"),
-        pool: comms(pid).iter().filter(|n| is_pool(n)).count() as u64,
+        pool: comms.iter().filter(|n| is_pool(n)).count() as u64,
         fds: std::fs::read_dir(format!("/proc/{pid}/fd"))?.count() as u64,
         cpu_s: (ticks(11) + ticks(12)) / hz,
-    })
+    };
+    Ok((reading, thread_names(&comms)))
 }
 
-/// A process's threads by name (`/proc/PID/task/*/comm`, trailing digits
+/// Threads by name (from [`comms`], trailing digits
 /// dropped so a pool's workers count under one name), as one line.
-fn thread_names(pid: u32) -> String {
+fn thread_names(comms: &[String]) -> String {
     let mut names = std::collections::BTreeMap::<String, u32>::new();
-    for comm in comms(pid) {
+    for comm in comms {
         let name = comm.trim_end_matches(|c: char| c.is_ascii_digit());
         *names.entry(name.to_owned()).or_default() += 1;
     }
@@ -219,7 +222,7 @@ fn soak(o: &Options) -> anyhow::Result<()> {
     let t0 = Instant::now();
     while t0.elapsed() < o.duration {
         let t = t0.elapsed().as_secs_f64();
-        let (s, b) = (read_proc(svc.0.id())?, read_proc(backend.0.id())?);
+        let ((s, s_names), (b, b_names)) = (read_proc(svc.0.id())?, read_proc(backend.0.id())?);
         writeln!(
             csv,
             "{t:.1},{},{},{},{},{:.2},{},{},{},{},{:.2}",
@@ -236,7 +239,7 @@ fn soak(o: &Options) -> anyhow::Result<()> {
         )?;
         csv.flush()?;
         samples.push((t, s, b));
-        let names = (thread_names(svc.0.id()), thread_names(backend.0.id()));
+        let names = (s_names, b_names);
         if names != last_names {
             writeln!(names_log, "{t:.0} s service: {}", names.0)?;
             writeln!(names_log, "{t:.0} s backend: {}", names.1)?;

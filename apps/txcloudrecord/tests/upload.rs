@@ -207,12 +207,7 @@ fn storage_behind_a_faulty_network_loses_nothing_and_getstate_says_why() {
     use util::proxy::{Fault, FaultProxy};
     let s3 = S3::start();
     let proxy = FaultProxy::start(&s3.endpoint);
-    let mut env = s3.env("");
-    for (k, v) in &mut env {
-        if k == "AWS_ENDPOINT_URL" {
-            v.clone_from(&proxy.endpoint);
-        }
-    }
+    let env = s3.env_via(&proxy.endpoint, "");
     let svc = Svc::start_env(&[], &env_refs(&env));
     svc.init("teacher");
     svc.cmd(
@@ -315,12 +310,7 @@ fn a_service_killed_mid_part_resumes_its_multipart_upload_from_the_stored_parts(
     let proxy = FaultProxy::start(&s3.endpoint);
     // Each request held 1.5 s, so a part is in flight long enough to be cut.
     proxy.set(Fault::Delay(Duration::from_millis(1500)));
-    let mut env = s3.env("");
-    for (k, v) in &mut env {
-        if k == "AWS_ENDPOINT_URL" {
-            v.clone_from(&proxy.endpoint);
-        }
-    }
+    let mut env = s3.env_via(&proxy.endpoint, "");
     env.extend(
         [
             ("DISPLAY", x.display.as_str()),

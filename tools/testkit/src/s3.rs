@@ -72,8 +72,14 @@ impl S3 {
 
     /// Environment for a service that uploads here.
     pub fn env(&self, prefix: &str) -> Vec<(String, String)> {
+        self.env_via(&self.endpoint, prefix)
+    }
+
+    /// Environment for a service that reaches this server through `endpoint`
+    /// (a proxy in front of it).
+    pub fn env_via(&self, endpoint: &str, prefix: &str) -> Vec<(String, String)> {
         [
-            ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
+            ("AWS_ENDPOINT_URL", endpoint),
             ("AWS_ACCESS_KEY_ID", AK),
             ("AWS_SECRET_ACCESS_KEY", SK),
             ("AWS_REGION", "us-east-1"),
