@@ -61,7 +61,7 @@ fn splice(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(bytes));
     g.bench_function("flv_slices_to_faststart_mp4", |b| {
         b.iter(|| {
-            txcr_splice::splice(&slices, &mut std::io::sink())
+            txcr_splice::splice(&slices, &[], &mut std::io::sink())
                 .unwrap()
                 .bytes
         })

@@ -10,7 +10,7 @@ fn main() {
     };
     let slices: Vec<std::path::PathBuf> = args.map(Into::into).collect();
     let t0 = std::time::Instant::now();
-    match txcr_splice::splice_to_file(&slices, std::path::Path::new(&out)) {
+    match txcr_splice::splice_to_file(&slices, &[], std::path::Path::new(&out)) {
         Ok(r) => println!(
             "{out}: {:.3} s of video, {} bytes, {}x{}, {} video + {} audio samples, in {:.2} s",
             r.duration_ms as f64 / 1000.0,

@@ -27,5 +27,5 @@ fuzz_target!(|data: &[u8]| {
     if files.is_empty() {
         return;
     }
-    let _ = txcr_splice::splice(&files, &mut std::io::sink());
+    let _ = txcr_splice::splice(&files, &[], &mut std::io::sink());
 });

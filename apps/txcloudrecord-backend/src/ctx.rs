@@ -63,6 +63,7 @@ impl Ctx {
             video_output_url: self.media_url(r),
             video_output_size: r.video_size,
             video_output_duration: r.duration_ms,
+            chapters: r.chapters.clone(),
         }
     }
 

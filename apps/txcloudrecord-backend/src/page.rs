@@ -35,6 +35,24 @@ fn clock(ms: i64) -> String {
     }
 }
 
+/// A recording's chapters as buttons that seek its video (empty without).
+fn chapter_list(chapters: &[txcr_storage::Chapter]) -> String {
+    if chapters.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("<ol class=\"chapters\">");
+    for c in chapters {
+        out.push_str(&format!(
+            r#"<li><button type="button" data-at="{at:.3}">{clock} {title}</button></li>"#,
+            at = c.start_ms as f64 / 1000.0,
+            clock = clock(c.start_ms as i64),
+            title = escape(&c.title),
+        ));
+    }
+    out.push_str("</ol>\n");
+    out
+}
+
 /// `GET /play?sdkappid=&class_id=&expire_time=&sign=[&autoplay=1]`.
 pub async fn play(req: Request<Incoming>, ctx: &Ctx) -> Resp {
     let q = query_map(&req);
@@ -88,12 +106,13 @@ pub async fn play(req: Request<Incoming>, ctx: &Ctx) -> Resp {
             r#"<li><h2 data-start="{start}">Recording {n}</h2>
 <p class="meta">{length} · {user}</p>
 <video controls playsinline preload="metadata"{auto} src="{src}" data-state="idle" data-time="0"></video>
-<p><a href="{src}" download>Download MP4</a></p></li>
+{chapters}<p><a href="{src}" download>Download MP4</a></p></li>
 "#,
             start = r.start_time,
             n = i + 1,
             length = clock(r.duration_ms),
             user = escape(&r.user_id),
+            chapters = chapter_list(&r.chapters),
         ));
     }
     // Tasks not spliced (yet): say so, instead of an empty class.
@@ -138,6 +157,8 @@ pub async fn play(req: Request<Incoming>, ctx: &Ctx) -> Resp {
 body{{font-family:system-ui,sans-serif;margin:0 auto;max-width:960px;padding:1rem;background:#fafafa;color:#222}}
 ul{{list-style:none;padding:0}} li{{margin:0 0 2rem}} h2{{font-size:1.1rem;margin:.2rem 0}}
 video{{width:100%;max-height:70vh;background:#000;border-radius:6px}} .meta{{color:#666;margin:.2rem 0 .5rem}}
+.chapters{{list-style:none;padding:0;margin:.5rem 0;display:flex;flex-wrap:wrap;gap:.4rem}} .chapters li{{margin:0}}
+.chapters button{{font:inherit;padding:.3rem .6rem;border:1px solid #ccc;border-radius:4px;background:#fff;cursor:pointer}}
 </style></head>
 <body><h1>Class {class}</h1><ul>
 {items}</ul>
@@ -150,6 +171,13 @@ for (const v of document.querySelectorAll('video')) {{
   for (const ev of ['playing', 'pause', 'ended', 'error', 'waiting'])
     v.addEventListener(ev, () => {{ v.dataset.state = ev; }});
   v.addEventListener('timeupdate', () => {{ v.dataset.time = v.currentTime.toFixed(2); }});
+}}
+for (const b of document.querySelectorAll('.chapters button')) {{
+  b.addEventListener('click', () => {{
+    const v = b.closest('ol').parentElement.querySelector('video');
+    v.currentTime = Number(b.dataset.at);
+    v.play().catch(() => {{}});
+  }});
 }}
 </script></body></html>"#
     );

@@ -27,6 +27,9 @@ pub struct RecordInfo {
     pub video_output_size: i64,
     /// Milliseconds.
     pub video_output_duration: i64,
+    /// Extension: the recording's chapters, ms from its start, in time
+    /// order (empty when none were marked).
+    pub chapters: Vec<txcr_storage::Chapter>,
 }
 
 /// The callback body: the record's fields plus the app.

@@ -81,6 +81,10 @@ pub struct Flags {
     /// [default: 200]
     #[arg(long, env = "TXCR_MIN_FREE_MB", global = true)]
     pub min_free_mb: Option<u64>,
+    /// A chapter at each slide change (true/false), unless a StartRecord's
+    /// `AutoChapters` says otherwise [default: true]
+    #[arg(long, env = "TXCR_AUTO_CHAPTERS", global = true)]
+    pub auto_chapters: Option<bool>,
     /// Log filter (`info`, `warn`, `txcr_recorder=debug`, …) [default: info]
     #[arg(long = "log", env = "TXCR_LOG", global = true)]
     pub log: Option<String>,
@@ -289,6 +293,7 @@ struct File {
     #[serde(default)]
     audio_gain_db: SoundGains,
     min_free_mb: Option<u64>,
+    auto_chapters: Option<bool>,
     #[serde(default)]
     upload: FileUpload,
     #[serde(default)]
@@ -339,6 +344,9 @@ pub struct Config {
     pub audio_gain_db: SoundGains,
     /// Recording stops cleanly (-10005) below this much free disk space, MB.
     pub min_free_mb: u64,
+    /// Slide changes add chapters, unless a StartRecord's `AutoChapters`
+    /// says otherwise.
+    pub auto_chapters: bool,
     /// Where slices are uploaded; `None` keeps them on disk only.
     pub upload: Option<UploadSettings>,
     /// Applications whose UserSigs are accepted.
@@ -460,6 +468,7 @@ impl Config {
             audio_gain_db: file.audio_gain_db,
             upload: upload_settings(flags, file.upload)?,
             min_free_mb: flags.min_free_mb.or(file.min_free_mb).unwrap_or(200),
+            auto_chapters: flags.auto_chapters.or(file.auto_chapters).unwrap_or(true),
             apps,
         };
         cfg.check_encoder()?;
@@ -497,6 +506,7 @@ mod tests {
         assert_eq!(cfg.port, 37604);
         assert_eq!(cfg.capture, CaptureMode::Auto);
         assert_eq!(cfg.min_free_mb, 500);
+        assert!(cfg.auto_chapters);
         assert_eq!(cfg.audio_sources, [SoundKind::Mic, SoundKind::App]);
         assert_eq!(cfg.audio_gain_db.mic, 3.0);
         assert_eq!(cfg.x264.preset, "veryfast");
@@ -528,11 +538,14 @@ mod tests {
                 "5",
                 "--backend-url",
                 "https://other.example.edu",
+                "--auto-chapters",
+                "false",
             ])
             .expect("flags parse");
         let flags = Flags::from_arg_matches(&m).expect("flags");
         let cfg = Config::read(&flags).expect("loads");
         assert_eq!(cfg.min_free_mb, 50);
+        assert!(!cfg.auto_chapters);
         let upload = cfg.upload.expect("uploads configured");
         assert_eq!(upload.queue.workers, 5);
         assert!(

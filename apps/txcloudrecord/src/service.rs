@@ -225,6 +225,17 @@ impl Service {
                 t.recording.iter().for_each(Recording::resume);
             })
             .and_then(|()| ok(json!({}))),
+            Request::AddChapter { title } => {
+                inner
+                    .session
+                    .check(Command::AddChapter, caller)
+                    .map_err(|e| errors::state(&e))?;
+                let task = inner.task.as_mut().ok_or_else(|| {
+                    ApiError::new(ErrorCode::NotAllowedInState, "nothing is being recorded")
+                })?;
+                let (index, at) = task::add_chapter(task, title)?;
+                ok(json!({"Index": index, "Pts": at.as_millis() as u64}))
+            }
             // Answered by `handle` without the session lock.
             Request::GetState | Request::GetPreview { .. } => Err(ApiError::new(
                 ErrorCode::RecorderFailed,

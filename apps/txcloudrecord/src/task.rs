@@ -11,8 +11,11 @@ use txcr_capture::audio::{self, SoundOf, ToneSource};
 use txcr_capture::{open_window, FrameSource, Region, TestPattern, WindowTarget};
 use txcr_mux::FinishedSlice;
 use txcr_protocol::{ApiError, ErrorCode, SoundKind, StartRecord, Target};
-use txcr_recorder::{resolve_dst, Recording, RecordingSpec, SliceHook, SoundInput, Stats};
+use txcr_recorder::{
+    resolve_dst, ChapterHook, Recording, RecordingSpec, SliceHook, SoundInput, Stats,
+};
 use txcr_slice_upload::{TaskMeta, UploadQueue};
+use txcr_storage::Chapter;
 
 use crate::config::{CaptureMode, Config};
 use crate::errors;
@@ -31,6 +34,9 @@ pub struct Task {
     pub last: Option<Stats>,
     /// The upload queue, when this task's slices are being uploaded.
     pub upload: Option<UploadQueue>,
+    /// Chapters marked by `AddChapter` when nothing is uploaded (with an
+    /// upload queue, the journal counts them).
+    pub chapters_unsent: usize,
 }
 
 pub fn unix_now() -> u64 {
@@ -97,6 +103,16 @@ pub fn start(
         };
         q.begin_task(meta)
             .map_err(|e| ApiError::new(ErrorCode::RecorderFailed, format!("upload queue: {e}")))?;
+        if s.auto_chapters.unwrap_or(cfg.auto_chapters) {
+            let (q, task) = (q.clone(), id.clone());
+            spec.on_slide = Some(ChapterHook(Arc::new(move |at: Duration, title: &str| {
+                let chapter = Chapter {
+                    start_ms: at.as_millis() as u64,
+                    title: title.to_owned(),
+                };
+                q.queue_chapter(&task, chapter);
+            })));
+        }
         let (q, task) = (q.clone(), id.clone());
         spec.on_slice = Some(SliceHook(Arc::new(move |f: &FinishedSlice| {
             q.queue_slice(
@@ -123,7 +139,37 @@ pub fn start(
         recording: Some(recording),
         last: None,
         upload,
+        chapters_unsent: 0,
     })
+}
+
+/// `AddChapter`: mark the recording's current time as a chapter titled
+/// `title`, journaled before this returns. Its index among the task's
+/// chapters (from 0) and its time. Without uploads the chapter has nowhere
+/// to go: it is answered and logged.
+pub fn add_chapter(t: &mut Task, title: String) -> Result<(usize, Duration), ApiError> {
+    let Some(rec) = &t.recording else {
+        return Err(ApiError::new(
+            ErrorCode::NotAllowedInState,
+            "nothing is being recorded",
+        ));
+    };
+    let at = rec.now();
+    tracing::info!(task = %t.id, ms = at.as_millis() as u64, %title, "chapter");
+    let chapter = Chapter {
+        start_ms: at.as_millis() as u64,
+        title,
+    };
+    let index = match &t.upload {
+        Some(q) => q
+            .add_chapter(&t.id, chapter)
+            .map_err(|e| ApiError::new(ErrorCode::RecorderFailed, format!("upload queue: {e}")))?,
+        None => {
+            t.chapters_unsent += 1;
+            t.chapters_unsent - 1
+        }
+    };
+    Ok((index, at))
 }
 
 /// Stop the task's recording (drained, last slice finished) and tell the

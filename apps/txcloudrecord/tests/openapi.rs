@@ -172,12 +172,22 @@ fn every_command_and_every_error_code_answers_as_documented() {
     );
     assert_eq!(code(&c.post(&svc, "PauseRecord", "")), -10006);
     assert_eq!(code(&c.post(&svc, "GetPreview", "")), -10006);
+    assert_eq!(
+        code(&c.post(&svc, "AddChapter", r#"{"Title":"Too early"}"#)),
+        -10006
+    );
     let start = r#"{"Wnd":1,"ClassId":9,"SliceTime":1,"EnableUpload":false}"#;
     assert_eq!(c.post(&svc, "StartRecord", start), json!({}));
     std::thread::sleep(std::time::Duration::from_millis(1300));
     c.post(&svc, "GetPreview", r#"{"MaxWidth":64}"#);
     c.post(&svc, "PauseRecord", "");
+    let paused = c.post(&svc, "AddChapter", r#"{"Title":"While paused"}"#);
+    assert_eq!(paused["Index"], 0, "{paused}");
+    assert_eq!(code(&c.post(&svc, "AddChapter", r#"{"Title":""}"#)), -10000);
     c.post(&svc, "ResumeRecord", "");
+    let second = c.post(&svc, "AddChapter", r#"{"Title":"Later"}"#);
+    assert_eq!(second["Index"], 1, "{second}");
+    assert!(second["Pts"].as_u64() >= paused["Pts"].as_u64(), "{second}");
     // The event stream's first state is the documented State.
     let ev = txcr_client::Client::new(svc.port)
         .events()

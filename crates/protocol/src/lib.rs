@@ -33,7 +33,7 @@ mod start_body;
 pub use error::{ApiError, ErrorCode};
 pub use request::{
     parse_request, Init, Request, StartRecord, Target, COMMANDS, EVENTS_PATH, MAX_BODY_BYTES,
-    PREVIEW_WIDTH,
+    MAX_CHAPTER_TITLE, PREVIEW_WIDTH,
 };
 pub use response::{failure, success, PreviewView, RecordView, StateView, UploadView};
 pub use sound::{AudioSourceView, SoundKind};

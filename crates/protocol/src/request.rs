@@ -4,7 +4,7 @@ use crate::ApiError;
 
 /// The command names of the contract, as they appear in the path.
 /// The last ones are extensions (README).
-pub const COMMANDS: [&str; 8] = [
+pub const COMMANDS: [&str; 9] = [
     "Init",
     "StartRecord",
     "StopRecord",
@@ -13,6 +13,7 @@ pub const COMMANDS: [&str; 8] = [
     "GetState",
     "Exit",
     "GetPreview",
+    "AddChapter",
 ];
 
 /// The extension path (not a command: `GET`, `text/event-stream`) that streams
@@ -21,6 +22,9 @@ pub const EVENTS_PATH: &str = "Events";
 
 /// `GetPreview`'s default and largest `MaxWidth`.
 pub const PREVIEW_WIDTH: (u32, u32) = (320, 1920);
+
+/// Longest `AddChapter` title, in characters.
+pub const MAX_CHAPTER_TITLE: usize = 200;
 
 /// Largest request body accepted; real commands are a few hundred bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -46,6 +50,11 @@ pub enum Request {
     GetPreview {
         /// `MaxWidth` in pixels (16…1920, default 320); never scaled up.
         max_width: u32,
+    },
+    /// Extension: mark the current recording time as a chapter.
+    AddChapter {
+        /// `Title`: 1…[`MAX_CHAPTER_TITLE`] characters, trimmed.
+        title: String,
     },
 }
 
@@ -107,6 +116,9 @@ pub struct StartRecord {
     /// body has none, and clients copy it: `None` records as class 0 (the
     /// service logs a warning).
     pub class_id: Option<u64>,
+    /// Extension `AutoChapters`: a chapter at each slide change. `None`:
+    /// the service's default.
+    pub auto_chapters: Option<bool>,
 }
 
 /// A `VideoBps` below this is kilobits per second (no video is watchable
@@ -193,9 +205,13 @@ impl Fields<'_> {
     }
 
     fn bool(&self, name: &str, default: bool) -> Result<bool, ApiError> {
+        Ok(self.opt_bool(name)?.unwrap_or(default))
+    }
+
+    fn opt_bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
         match self.0.get(name) {
-            None | Some(Value::Null) => Ok(default),
-            Some(Value::Bool(b)) => Ok(*b),
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
             Some(_) => Err(ApiError::invalid(format!("{name} must be true or false"))),
         }
     }
@@ -266,6 +282,7 @@ fn parse_start(f: &Fields) -> Result<StartRecord, ApiError> {
         enable_upload: f.bool("EnableUpload", true)?,
         slice_time: f.nonzero_int("SliceTime", 1, 86_400)?.unwrap_or(300) as u32,
         class_id: f.int("ClassId", 0, i64::MAX)?.map(|c| c as u64),
+        auto_chapters: f.opt_bool("AutoChapters")?,
     })
 }
 
@@ -302,8 +319,29 @@ pub fn parse_request(cmd: &str, body: &[u8]) -> Result<Request, ApiError> {
                 .int("MaxWidth", 16, PREVIEW_WIDTH.1.into())?
                 .map_or(PREVIEW_WIDTH.0, |w| w as u32),
         },
+        "AddChapter" => Request::AddChapter {
+            title: parse_title(&f)?,
+        },
         _ => Request::Exit,
     })
+}
+
+/// `AddChapter`'s `Title`: required, trimmed, 1…[`MAX_CHAPTER_TITLE`]
+/// characters.
+fn parse_title(f: &Fields<'_>) -> Result<String, ApiError> {
+    let title = f
+        .string("Title")?
+        .ok_or_else(|| ApiError::invalid("Title is required"))?;
+    let title = title.trim();
+    if title.is_empty() {
+        return Err(ApiError::invalid("Title must not be empty"));
+    }
+    if title.chars().count() > MAX_CHAPTER_TITLE {
+        return Err(ApiError::invalid(format!(
+            "Title is longer than {MAX_CHAPTER_TITLE} characters"
+        )));
+    }
+    Ok(title.to_owned())
 }
 
 #[cfg(test)]
@@ -448,6 +486,34 @@ mod tests {
             parse_request("StopRecord", b"null").unwrap_err().code,
             ErrorCode::InvalidParameter
         );
+    }
+
+    #[test]
+    fn add_chapter_takes_a_trimmed_title_of_at_most_200_characters() {
+        let title = |body: &str| match parse_request("AddChapter", body.as_bytes()) {
+            Ok(Request::AddChapter { title }) => Ok(title),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e.message),
+        };
+        assert_eq!(title(r#"{"Title":"  Fractions "}"#).unwrap(), "Fractions");
+        let long: String = "é".repeat(MAX_CHAPTER_TITLE);
+        assert_eq!(title(&format!(r#"{{"Title":"{long}"}}"#)).unwrap(), long);
+        let too_long = format!(r#"{{"Title":"{long}x"}}"#);
+        for (body, why) in [
+            ("{}", "Title is required"),
+            (r#"{"Title":"   "}"#, "Title must not be empty"),
+            (r#"{"Title":7}"#, "Title must be a string"),
+            (too_long.as_str(), "Title is longer than 200 characters"),
+        ] {
+            assert_eq!(title(body).unwrap_err(), why, "{body}");
+        }
+        let start = start(r#"{"Wnd":1,"AutoChapters":false}"#).unwrap();
+        assert_eq!(start.auto_chapters, Some(false));
+        assert_eq!(start_default().auto_chapters, None);
+    }
+
+    fn start_default() -> StartRecord {
+        start(r#"{"Wnd":1}"#).unwrap()
     }
 
     #[test]

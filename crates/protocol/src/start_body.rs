@@ -49,6 +49,10 @@ pub struct StartRecordBody {
     /// Slice length in seconds (default 300).
     #[serde(rename = "SliceTime", skip_serializing_if = "Option::is_none")]
     pub slice_time: Option<u32>,
+    /// Extension: a chapter at each slide change (default: the service's
+    /// setting).
+    #[serde(rename = "AutoChapters", skip_serializing_if = "Option::is_none")]
+    pub auto_chapters: Option<bool>,
     /// The class.
     #[serde(rename = "ClassId")]
     pub class_id: u64,
@@ -100,6 +104,12 @@ impl StartRecordBody {
     /// Upload on or off.
     pub fn upload(mut self, on: bool) -> Self {
         self.enable_upload = Some(on);
+        self
+    }
+
+    /// Chapters at slide changes on or off.
+    pub fn auto_chapters(mut self, on: bool) -> Self {
+        self.auto_chapters = Some(on);
         self
     }
 

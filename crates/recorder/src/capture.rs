@@ -15,6 +15,7 @@ use txcr_encode::{convert_into, convert_rows_into, thumbnail, I420Frame};
 use crate::changes::{Hold, Picture, Versions};
 use crate::priority::lower_priority;
 use crate::shared::Shared;
+use crate::slides::Slides;
 use crate::sync::lock;
 
 /// Frames in flight between capture and encode. Two: one being encoded, one
@@ -50,6 +51,9 @@ pub(crate) fn capture_loop(
     let mut versions = Versions::new(h & !1);
     let mut hold = Hold::new(slice);
     let mut last_tick = None;
+    // Slide changes are looked for only when someone is told of them.
+    let mut slides = sh.on_slide.as_ref().map(|hook| (Slides::new(h), hook));
+    let mut rows_changed = Vec::new();
     loop {
         let Some((pts, preview)) = next_tick(sh, source.as_mut(), &mut grabbed, &mut spare) else {
             // The last picture stays up to the end: a frame at the last tick.
@@ -76,14 +80,26 @@ pub(crate) fn capture_loop(
             continue;
         };
         grabbed.pts = pts;
-        let changed =
-            match grab_changes_into(source.as_mut(), &mut grabbed, &mut pic, &mut versions) {
-                Ok(c) => c,
-                Err(e) => {
-                    sh.fail(format!("capture: {e}"));
-                    return;
-                }
-            };
+        let changed = match grab_changes_into(
+            source.as_mut(),
+            &mut grabbed,
+            &mut pic,
+            &mut versions,
+            &mut rows_changed,
+        ) {
+            Ok(c) => c,
+            Err(e) => {
+                sh.fail(format!("capture: {e}"));
+                return;
+            }
+        };
+        if let Some((slides, hook)) = &mut slides {
+            let rows: &[std::ops::Range<u32>] = if changed { &rows_changed } else { &[] };
+            if let Some((at, title)) = slides.tick(pts, rows) {
+                tracing::info!(ms = at.as_millis() as u64, %title, "slide change");
+                (hook.0)(at, &title);
+            }
+        }
         let send = changed || hold.due(pts);
         if send || preview.is_some() {
             // A pooled picture that missed changes while it was away.
@@ -172,17 +188,20 @@ fn take_freshest(spare: &mut Vec<Picture>) -> Option<Picture> {
 }
 
 /// Read what changed in the source and bring `pic` up to its new version;
-/// whether anything changed.
+/// whether anything changed, and in which rows (`rows_changed`).
 fn grab_changes_into(
     source: &mut dyn FrameSource,
     grabbed: &mut VideoFrame,
     pic: &mut Picture,
     versions: &mut Versions,
+    rows_changed: &mut Vec<std::ops::Range<u32>>,
 ) -> Result<bool, String> {
     let mut converted = Ok(());
     let had = pic.version;
+    rows_changed.clear();
     let changed = source
         .grab_changes(grabbed, &mut |view, rows| {
+            rows_changed.extend_from_slice(rows);
             pic.version = versions.changed(rows);
             for r in versions.missing(had) {
                 if converted.is_ok() {

@@ -90,6 +90,7 @@ impl Recording {
             audio: Mutex::new(Sound::Off),
             sources: Mutex::new(Vec::new()),
             on_slice: spec.on_slice.clone(),
+            on_slide: spec.on_slide.clone(),
             disk_full: std::sync::atomic::AtomicBool::new(false),
             preview: PreviewSlot::default(),
             look: source.look(),
@@ -186,6 +187,12 @@ impl Recording {
         }
         drop(ctl);
         self.shared.wake.notify_all();
+    }
+
+    /// The recording time now (paused time excluded; while paused, where it
+    /// stopped): where a chapter marked now begins.
+    pub fn now(&self) -> Duration {
+        lock(&self.shared.clock).media_time(Instant::now())
     }
 
     /// A reading handle: statistics, whether it ended, a preview, without

@@ -10,7 +10,7 @@ use txcr_mux::FinishedSlice;
 
 use crate::pacing::Pacer;
 use crate::preview::PreviewSlot;
-use crate::spec::SliceHook;
+use crate::spec::{ChapterHook, SliceHook};
 use crate::stats::{Sound, SourceHealth};
 use crate::sync::lock;
 
@@ -50,6 +50,7 @@ pub(crate) struct Shared {
     /// Each sound source's health, published by the audio thread.
     pub(crate) sources: Mutex<Vec<SourceHealth>>,
     pub(crate) on_slice: Option<SliceHook>,
+    pub(crate) on_slide: Option<ChapterHook>,
     pub(crate) disk_full: std::sync::atomic::AtomicBool,
     pub(crate) preview: PreviewSlot,
     pub(crate) look: Option<txcr_capture::Look>,

@@ -21,6 +21,18 @@ impl std::fmt::Debug for SliceHook {
     }
 }
 
+/// Called on the capture thread at each slide change (see `AutoChapters` in
+/// the local API) with its recorded time and title ("Slide 2", …); it must
+/// not block. Set, slide changes are looked for; unset, they are not.
+#[derive(Clone)]
+pub struct ChapterHook(pub Arc<dyn Fn(Duration, &str) + Send + Sync>);
+
+impl std::fmt::Debug for ChapterHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChapterHook")
+    }
+}
+
 /// What to record and how.
 #[derive(Debug, Clone)]
 pub struct RecordingSpec {
@@ -38,6 +50,8 @@ pub struct RecordingSpec {
     pub codecs: Arc<dyn Codecs>,
     /// Told about every finished slice.
     pub on_slice: Option<SliceHook>,
+    /// Told about every slide change; `None`: none are looked for.
+    pub on_slide: Option<ChapterHook>,
     /// Stop cleanly when the recording disk has less free space than this
     /// (checked at start and every second); 0 disables the guard.
     pub min_free_bytes: u64,
@@ -58,6 +72,7 @@ impl RecordingSpec {
             x264: X264Options::default(),
             codecs: Arc::new(X264Aac),
             on_slice: None,
+            on_slide: None,
             min_free_bytes: 0,
             limit: None,
         }

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 
+use txcr_storage::Chapter;
+
 use crate::shared::Inner;
 
 /// Work handed to the intake thread, in order.
@@ -17,6 +19,8 @@ pub(crate) enum Intake {
         start_ms: u64,
         duration_ms: u64,
     },
+    /// A chapter was marked (by the screen: nobody waits for its index).
+    Chapter { task: String, chapter: Chapter },
     /// The recording ended.
     End { task: String },
 }
@@ -35,6 +39,9 @@ pub(crate) fn start(queue: Arc<Inner>, rx: Receiver<Intake>) -> std::io::Result<
                         start_ms,
                         duration_ms,
                     } => queue.add_slice(&task, seq, &path, start_ms, duration_ms),
+                    Intake::Chapter { task, chapter } => {
+                        queue.add_chapter(&task, chapter).map(drop)
+                    }
                     Intake::End { task } => queue.end_task(&task),
                 };
                 if let Err(e) = r {

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use txcr_storage::TaskPath;
+use txcr_storage::{Chapter, TaskPath};
 
 use crate::UploadError;
 
@@ -100,6 +100,10 @@ pub struct TaskRecord {
     /// Unix seconds when everything was stored.
     #[serde(default)]
     pub uploaded_at: Option<u64>,
+    /// Chapters marked so far, in the order they were marked; they go into
+    /// the manifest, so a chapter journaled before a crash still arrives.
+    #[serde(default)]
+    pub chapters: Vec<Chapter>,
 }
 
 /// The journal directory.
@@ -211,6 +215,7 @@ pub(crate) fn sample_task(id: &str, slices: u32, recording: bool) -> TaskRecord 
             .collect(),
         manifest_stored: false,
         uploaded_at: None,
+        chapters: Vec::new(),
     }
 }
 

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use txcr_storage::Layout;
+use txcr_storage::{Chapter, Layout};
 
 use crate::config::UploadConfig;
 use crate::intake::{self, Intake};
@@ -98,6 +98,24 @@ impl UploadQueue {
         });
     }
 
+    /// A chapter marked on a thread that must not wait (the capture
+    /// thread's slide changes): journaled on the queue's own thread, in order
+    /// with the slices and the end.
+    pub fn queue_chapter(&self, task_id: &str, chapter: Chapter) {
+        let _ = self.intake.send(Intake::Chapter {
+            task: task_id.to_owned(),
+            chapter,
+        });
+    }
+
+    /// A chapter marked by the teacher's app: journaled (durable) before this
+    /// returns, so it survives a crash the moment it is answered. Its index
+    /// in the task's chapters, from 0. Blocking; call it off the async
+    /// runtime.
+    pub fn add_chapter(&self, task_id: &str, chapter: Chapter) -> Result<usize, UploadError> {
+        self.inner.add_chapter(task_id, chapter)
+    }
+
     /// The recording ended; takes effect after every slice queued before it.
     pub fn finish_task(&self, task_id: &str) {
         let _ = self.intake.send(Intake::End {
@@ -114,6 +132,7 @@ impl UploadQueue {
             slices: Vec::new(),
             manifest_stored: false,
             uploaded_at: None,
+            chapters: Vec::new(),
         };
         self.inner.journal.save(&rec)?;
         self.inner.lock().insert(rec, Instant::now());

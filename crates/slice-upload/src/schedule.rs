@@ -341,6 +341,11 @@ fn manifest(layout: &Layout, r: &TaskRecord) -> Manifest {
                 md5: s.md5.clone(),
             })
             .collect(),
+        chapters: {
+            let mut c = r.chapters.clone();
+            c.sort_by_key(|c| c.start_ms);
+            c
+        },
     }
 }
 
@@ -374,7 +379,15 @@ mod tests {
             None,
             "still recording"
         );
-        s.record_mut("a").expect("task").recording = false;
+        let rec = s.record_mut("a").expect("task");
+        rec.recording = false;
+        let chapter = |start_ms, title: &str| txcr_storage::Chapter {
+            start_ms,
+            title: title.into(),
+        };
+        // Marked in this order: the app's at 9 s, then the screen's (its
+        // intake came later) at 4 s.
+        rec.chapters = vec![chapter(9000, "Questions"), chapter(4000, "Slide 2")];
         let m = s.take_job(now).expect("the manifest");
         let Job::Manifest { key, body } = &m else {
             panic!("{m:?}")
@@ -382,6 +395,11 @@ mod tests {
         assert_eq!(key.as_str(), "p/1/2/a/manifest.json");
         let parsed = Manifest::parse(body).expect("a manifest");
         assert_eq!(parsed.slices[1].key, "p/1/2/a/0002.flv");
+        assert_eq!(
+            parsed.chapters,
+            [chapter(4000, "Slide 2"), chapter(9000, "Questions")],
+            "in time order"
+        );
         assert!(s.take_job(now).is_none(), "one manifest in flight");
         s.finished(&m, &Ok(String::new()), (now, 7), RETRY, false);
         assert_eq!(s.record("a").and_then(|r| r.uploaded_at), Some(7));

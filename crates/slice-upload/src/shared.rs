@@ -8,7 +8,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use md5::{Digest, Md5};
-use txcr_storage::{Leaf, ObjectKey, StoreError};
+use txcr_storage::{Chapter, Leaf, ObjectKey, StoreError};
 
 use crate::config::UploadConfig;
 use crate::journal::{Journal, Multipart, SliceRecord, SliceState, TaskMeta};
@@ -163,6 +163,18 @@ impl Inner {
         drop(schedule);
         self.wake.notify_waiters();
         Ok(())
+    }
+
+    /// A chapter was marked: journal it (it goes into the manifest). Its
+    /// index in the task's chapters, from 0.
+    pub(crate) fn add_chapter(&self, task_id: &str, chapter: Chapter) -> Result<usize, UploadError> {
+        let mut schedule = self.lock();
+        let rec = schedule
+            .record_mut(task_id)
+            .ok_or_else(|| UploadError::UnknownTask(task_id.to_owned()))?;
+        rec.chapters.push(chapter);
+        self.journal.save(rec)?;
+        Ok(rec.chapters.len() - 1)
     }
 
     /// The recording ended: once every slice is stored, the manifest follows.

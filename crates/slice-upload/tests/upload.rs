@@ -91,6 +91,7 @@ async fn a_crashed_recording_is_repaired_and_uploaded_after_restart() {
         slices: vec![],
         manifest_stored: false,
         uploaded_at: None,
+        chapters: Vec::new(),
     };
     journal.save(&rec).unwrap();
     let torn: PathBuf = files[2].path.clone();

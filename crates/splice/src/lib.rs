@@ -32,6 +32,7 @@
 //! themselves are encoded by `mp4-atom`, and the SPS is read by `h264-reader`.
 //! What is written here is the part no crate does: the index and the layout.
 
+mod chapters;
 mod index;
 mod moov;
 mod tables;
@@ -42,6 +43,7 @@ use std::path::{Path, PathBuf};
 
 use mp4_atom::{Encode, Ftyp};
 
+pub use crate::chapters::ChapterMark;
 use crate::index::Index;
 use crate::moov::TrackIn;
 use crate::tables::Kind;
@@ -138,16 +140,23 @@ pub struct SpliceReport {
     /// (picture and sound together; 0 for a slice without any): what the
     /// caller checks against the length the slice should have.
     pub slice_spans_ms: Vec<u64>,
+    /// The chapters written, as (ms from the movie's start, whole title), in
+    /// time order; the MP4 holds each title cut at 255 bytes.
+    pub chapters: Vec<(u64, String)>,
 }
 
-/// Splice `slices` (in order) into a faststart MP4 at `out`. The file is
-/// written beside `out` under a temporary name, synced, and renamed, so `out`
-/// is either absent or complete.
-pub fn splice_to_file(slices: &[PathBuf], out: &Path) -> Result<SpliceReport, SpliceError> {
+/// Splice `slices` (in order) into a faststart MP4 at `out`, with `chapters`
+/// (see [`splice`]). The file is written beside `out` under a temporary
+/// name, synced, and renamed, so `out` is either absent or complete.
+pub fn splice_to_file(
+    slices: &[PathBuf],
+    chapters: &[ChapterMark<'_>],
+    out: &Path,
+) -> Result<SpliceReport, SpliceError> {
     let tmp = out.with_extension("mp4.part");
     let file = File::create(&tmp).map_err(|e| SpliceError::io(&tmp, e))?;
     let mut w = BufWriter::with_capacity(1 << 20, file);
-    let report = match splice(slices, &mut w) {
+    let report = match splice(slices, chapters, &mut w) {
         Ok(r) => r,
         Err(e) => {
             drop(w);
@@ -163,8 +172,14 @@ pub fn splice_to_file(slices: &[PathBuf], out: &Path) -> Result<SpliceReport, Sp
     Ok(report)
 }
 
-/// Splice `slices` (in order) into a faststart MP4 written to `out`.
-pub fn splice<W: Write>(slices: &[PathBuf], out: &mut W) -> Result<SpliceReport, SpliceError> {
+/// Splice `slices` (in order) into a faststart MP4 written to `out`. The
+/// `chapters` (on the slices' recording timeline) become the MP4's chapter
+/// list, rebased like the samples; those outside the movie are left out.
+pub fn splice<W: Write>(
+    slices: &[PathBuf],
+    chapters: &[ChapterMark<'_>],
+    out: &mut W,
+) -> Result<SpliceReport, SpliceError> {
     if slices.is_empty() {
         return Err(SpliceError::NoSlices);
     }
@@ -212,12 +227,14 @@ pub fn splice<W: Write>(slices: &[PathBuf], out: &mut W) -> Result<SpliceReport,
             },
             zero_ms,
         };
-        moov::build(
+        let (mut moov, movie_ms) = moov::build(
             Some((&video, track(Kind::Video, v))),
             audio.as_ref().map(|c| (c, track(Kind::Audio, a))),
             data_start,
             wide,
-        )
+        );
+        moov.udta = chapters::udta(&chapters::place(chapters, zero_ms, movie_ms));
+        (moov, movie_ms)
     };
     // Chunk offsets are fixed-width, so the moov's size does not depend on them.
     let (probe, _) = build(0);
@@ -249,6 +266,10 @@ pub fn splice<W: Write>(slices: &[PathBuf], out: &mut W) -> Result<SpliceReport,
         audio_samples: a.len(),
         audio_rate: audio.map(|c| c.rate),
         slice_spans_ms: spans(slices.len(), v, a),
+        chapters: chapters::place(chapters, zero_ms, duration_ms)
+            .into_iter()
+            .map(|(ms, title)| (ms, title.to_owned()))
+            .collect(),
     })
 }
 

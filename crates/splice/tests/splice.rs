@@ -10,7 +10,7 @@ use std::time::Duration;
 use txcr_capture::audio::ToneSource;
 use txcr_capture::{Region, TestPattern};
 use txcr_recorder::{resolve_dst, Recording, RecordingSpec, SoundInput};
-use txcr_splice::{splice_to_file, SpliceError};
+use txcr_splice::{splice_to_file, ChapterMark, SpliceError};
 
 fn record(root: &Path) -> Vec<PathBuf> {
     let dst = resolve_dst(root, "class.flv").unwrap();
@@ -80,7 +80,21 @@ fn slices_become_one_faststart_mp4_with_every_frame_in_place() {
     let slices = record(dir.path());
     assert_eq!(slices.len(), 3, "{slices:?}");
     let out = dir.path().join("class.mp4");
-    let report = splice_to_file(&slices, &out).unwrap();
+    let chapters = [
+        ChapterMark {
+            start_ms: 3500,
+            title: "Zweite Übung",
+        },
+        ChapterMark {
+            start_ms: 1000,
+            title: "Start of topic",
+        },
+        ChapterMark {
+            start_ms: 99_000,
+            title: "after the end",
+        },
+    ];
+    let report = splice_to_file(&slices, &chapters, &out).unwrap();
 
     // moov before mdat.
     let bytes = std::fs::read(&out).unwrap();
@@ -132,6 +146,30 @@ fn slices_become_one_faststart_mp4_with_every_frame_in_place() {
     );
     assert!((report.duration_ms as f64 / 1000.0 - d).abs() < 0.05);
 
+    // The chapters, in time order, where they were marked (the recording
+    // starts at 0); the one past the end is left out.
+    let listed = probe(
+        &out,
+        &[
+            "-show_entries",
+            "chapter=start_time:chapter_tags=title",
+            "-of",
+            "csv=p=0",
+        ],
+    );
+    let listed: Vec<(f64, &str)> = listed
+        .lines()
+        .filter_map(|l| l.split_once(','))
+        .map(|(t, title)| (t.parse().unwrap(), title))
+        .collect();
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    for ((t, title), (want_t, want_title)) in
+        listed.iter().zip([(1.0, "Start of topic"), (3.5, "Zweite Übung")])
+    {
+        assert!((t - (want_t - t0)).abs() < 0.002, "{title} at {t}");
+        assert_eq!(*title, want_title);
+    }
+
     // Decodes without a single error.
     let decode = Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-i"])
@@ -157,7 +195,7 @@ fn a_torn_slice_is_reported_by_number_not_skipped() {
         .unwrap();
     let len = f.metadata().unwrap().len();
     f.set_len(len - 100).unwrap();
-    let err = splice_to_file(&slices, &dir.path().join("x.mp4")).unwrap_err();
+    let err = splice_to_file(&slices, &[], &dir.path().join("x.mp4")).unwrap_err();
     assert!(
         matches!(err, SpliceError::CorruptSlice { slice: 2, .. }),
         "{err}"
@@ -166,6 +204,6 @@ fn a_torn_slice_is_reported_by_number_not_skipped() {
 
     let mut missing = slices.clone();
     missing[1] = dir.path().join("gone.flv");
-    let err = splice_to_file(&missing, &dir.path().join("y.mp4")).unwrap_err();
+    let err = splice_to_file(&missing, &[], &dir.path().join("y.mp4")).unwrap_err();
     assert!(matches!(err, SpliceError::Io { .. }), "{err}");
 }

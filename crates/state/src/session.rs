@@ -21,6 +21,8 @@ pub enum Command {
     Exit,
     /// Extension: a picture of what is being recorded.
     GetPreview,
+    /// Extension: mark a chapter at the current recording time.
+    AddChapter,
 }
 
 impl fmt::Display for Command {
@@ -183,7 +185,7 @@ impl Session {
                     .then_some(())
                     .ok_or_else(not_allowed)
             }
-            Command::GetPreview => {
+            Command::GetPreview | Command::AddChapter => {
                 self.check_owner(caller)?;
                 matches!(self.record, Recording | Paused)
                     .then_some(())
@@ -259,6 +261,7 @@ mod tests {
             PauseRecord,
             ResumeRecord,
             GetPreview,
+            AddChapter,
         ];
         let allowed = |from: RecordState, cmd: Command| -> Option<RecordState> {
             match (from, cmd) {
@@ -266,7 +269,7 @@ mod tests {
                 (Recording, PauseRecord) => Some(Paused),
                 (Paused, ResumeRecord) => Some(Recording),
                 (Recording | Paused, StopRecord) => Some(Idle),
-                (Recording | Paused, GetPreview) => Some(from),
+                (Recording | Paused, GetPreview | AddChapter) => Some(from),
                 _ => None,
             }
         };
@@ -322,6 +325,7 @@ mod tests {
             Init,
             StartRecord,
             GetPreview,
+            AddChapter,
         ] {
             assert!(
                 matches!(s.check(cmd, &evil), Err(StateError::NotOwner(_))),

@@ -26,7 +26,7 @@ mod s3;
 pub use error::classify;
 pub use error::StoreError;
 pub use layout::{safe_id, Layout, Leaf, ObjectKey, TaskPath};
-pub use manifest::{Manifest, ManifestError, ManifestSlice};
+pub use manifest::{Chapter, Manifest, ManifestError, ManifestSlice};
 #[cfg(feature = "client")]
 pub use s3::s3_client;
 pub use s3::{S3Fields, S3Settings, SettingsError};

@@ -22,6 +22,22 @@ pub struct Manifest {
     pub start_time: u64,
     /// Every slice, in order.
     pub slices: Vec<ManifestSlice>,
+    /// The chapters marked while recording, in time order (absent in
+    /// manifests written before chapters existed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chapters: Vec<Chapter>,
+}
+
+/// A point of a recording a viewer can jump to: marked by the teacher's app
+/// (`AddChapter`) or by a slide change. The same shape travels in the
+/// manifest, the backend's records, the query API and the callback.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Chapter {
+    /// Recording time (paused time excluded), ms.
+    pub start_ms: u64,
+    /// What the viewer sees.
+    pub title: String,
 }
 
 /// One slice in a manifest.

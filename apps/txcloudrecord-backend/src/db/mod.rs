@@ -39,7 +39,8 @@ const SCHEMA: &[&str] = &[
         splice_time BIGINT NOT NULL,
         video_key TEXT NOT NULL,
         video_size BIGINT NOT NULL,
-        duration_ms BIGINT NOT NULL)",
+        duration_ms BIGINT NOT NULL,
+        chapters TEXT NOT NULL DEFAULT '[]')",
     "CREATE INDEX IF NOT EXISTS records_class ON records (sdkappid, class_id, start_time)",
     "CREATE TABLE IF NOT EXISTS callback_urls (
         sdkappid BIGINT PRIMARY KEY,
@@ -63,6 +64,14 @@ const SCHEMA: &[&str] = &[
         user_id TEXT NOT NULL,
         created_at BIGINT NOT NULL)",
 ];
+
+/// Columns added since a table was first made: each is probed and added to
+/// a database made before it (the statement both dialects accept; neither
+/// `ADD COLUMN IF NOT EXISTS` nor `PRAGMA` is common to them).
+const UPGRADES: &[(&str, &str)] = &[(
+    "SELECT chapters FROM records LIMIT 1",
+    "ALTER TABLE records ADD COLUMN chapters TEXT NOT NULL DEFAULT '[]'",
+)];
 
 /// Unix time in ms.
 pub fn now_ms() -> i64 {
@@ -110,6 +119,8 @@ pub struct Record {
     pub video_key: String,
     pub video_size: i64,
     pub duration_ms: i64,
+    /// In time order, ms from the recording's start.
+    pub chapters: Vec<txcr_storage::Chapter>,
 }
 
 /// A callback to deliver.
@@ -166,6 +177,12 @@ fn record_of(r: &AnyRow) -> Result<Record, sqlx::Error> {
         video_key: r.try_get("video_key")?,
         video_size: r.try_get("video_size")?,
         duration_ms: r.try_get("duration_ms")?,
+        chapters: {
+            let text: String = r.try_get("chapters")?;
+            // Written by this backend from a parsed manifest; a row that
+            // cannot be read back shows no chapters rather than no record.
+            serde_json::from_str(&text).unwrap_or_default()
+        },
     })
 }
 
@@ -184,6 +201,12 @@ impl Db {
         let db = Self { pool, postgres };
         for stmt in SCHEMA {
             sqlx::query(*stmt).execute(&db.pool).await?;
+        }
+        for (probe, add) in UPGRADES {
+            if sqlx::query(*probe).fetch_optional(&db.pool).await.is_err() {
+                tracing::info!("upgrading the database: {add}");
+                sqlx::query(*add).execute(&db.pool).await?;
+            }
         }
         Ok(db)
     }

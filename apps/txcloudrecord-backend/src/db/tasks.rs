@@ -169,8 +169,8 @@ impl Db {
         }
         sqlx::query(
             "INSERT INTO records (id, sdkappid, class_id, task_id, user_id, start_time, splice_time,
-                                  video_key, video_size, duration_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                                  video_key, video_size, duration_ms, chapters)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
              ON CONFLICT (id) DO NOTHING",
         )
         .bind(&rec.id)
@@ -183,6 +183,7 @@ impl Db {
         .bind(&rec.video_key)
         .bind(rec.video_size)
         .bind(rec.duration_ms)
+        .bind(serde_json::to_string(&rec.chapters).unwrap_or_else(|_| "[]".into()))
         .execute(&mut *tx)
         .await?;
         let url = sqlx::query("SELECT url FROM callback_urls WHERE sdkappid = $1")

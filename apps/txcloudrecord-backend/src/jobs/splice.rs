@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
-use txcr_storage::{Leaf, Manifest};
+use txcr_splice::ChapterMark;
+use txcr_storage::{Chapter, Leaf, Manifest};
 
 use crate::ctx::Ctx;
 use crate::db::{now_ms, Record, Task};
@@ -211,7 +212,17 @@ async fn splice_in(
     let out = work.join("record.mp4");
     let report = {
         let (inputs, out) = (files.clone(), out.clone());
-        tokio::task::spawn_blocking(move || txcr_splice::splice_to_file(&inputs, &out))
+        let chapters = m.chapters.clone();
+        tokio::task::spawn_blocking(move || {
+            let marks: Vec<ChapterMark<'_>> = chapters
+                .iter()
+                .map(|c| ChapterMark {
+                    start_ms: c.start_ms,
+                    title: &c.title,
+                })
+                .collect();
+            txcr_splice::splice_to_file(&inputs, &marks, &out)
+        })
             .await
             .map_err(|e| Error::Broken(format!("splice panicked: {e}")))?
             .map_err(|e| {
@@ -242,6 +253,11 @@ async fn splice_in(
         video_key: key.as_str().to_owned(),
         video_size: report.bytes as i64,
         duration_ms: report.duration_ms as i64,
+        chapters: report
+            .chapters
+            .into_iter()
+            .map(|(start_ms, title)| Chapter { start_ms, title })
+            .collect(),
     })
 }
 

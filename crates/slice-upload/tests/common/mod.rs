@@ -190,6 +190,7 @@ pub async fn died_after_part_one(
         }],
         manifest_stored: false,
         uploaded_at: None,
+        chapters: Vec::new(),
     };
     Journal::open(&dir.join("journal"))
         .unwrap()
