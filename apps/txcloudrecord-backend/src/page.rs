@@ -172,13 +172,25 @@ for (const v of document.querySelectorAll('video')) {{
     v.addEventListener(ev, () => {{ v.dataset.state = ev; }});
   v.addEventListener('timeupdate', () => {{ v.dataset.time = v.currentTime.toFixed(2); }});
 }}
+// A moment of a recording: #v=<recording from 1>&t=<seconds>, set by a
+// chapter's button (so the link can be shared) and followed on load.
+const videos = [...document.querySelectorAll('video')];
+function seek() {{
+  const h = new URLSearchParams(location.hash.slice(1));
+  const v = videos[(Number(h.get('v')) || 1) - 1], t = Number(h.get('t'));
+  if (!v || !(t >= 0)) return;
+  const go = () => {{ v.currentTime = t; v.play().catch(() => {{}}); }};
+  if (v.readyState >= 1) go(); else v.addEventListener('loadedmetadata', go, {{once: true}});
+}}
 for (const b of document.querySelectorAll('.chapters button')) {{
+  const n = videos.indexOf(b.closest('ol').parentElement.querySelector('video')) + 1;
   b.addEventListener('click', () => {{
-    const v = b.closest('ol').parentElement.querySelector('video');
-    v.currentTime = Number(b.dataset.at);
-    v.play().catch(() => {{}});
+    const moment = `v=${{n}}&t=${{b.dataset.at}}`;
+    if (location.hash.slice(1) === moment) seek(); else location.hash = moment;
   }});
 }}
+addEventListener('hashchange', seek);
+seek();
 </script></body></html>"#
     );
     let mut r = respond(StatusCode::OK, "text/html; charset=utf-8", html);

@@ -16,11 +16,11 @@ use util::backend::{now, Backend, Receiver, TICKEY};
 use util::s3::S3;
 use util::*;
 
-fn env_refs(env: &[(String, String)]) -> Vec<(&str, &str)> {
+pub(crate) fn env_refs(env: &[(String, String)]) -> Vec<(&str, &str)> {
     env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
 }
 
-fn hmac_hex(key: &str, msg: &str) -> String {
+pub(crate) fn hmac_hex(key: &str, msg: &str) -> String {
     let mut m = Hmac::<Sha256>::new_from_slice(key.as_bytes()).unwrap();
     m.update(msg.as_bytes());
     m.finalize()
@@ -43,7 +43,7 @@ fn record_class(svc: &Svc, class: u64, secs: u64) -> String {
     svc.state()["Record"]["TaskId"].as_str().unwrap().to_owned()
 }
 
-fn path_of(url: &str) -> String {
+pub(crate) fn path_of(url: &str) -> String {
     let rest = url.split_once("://").unwrap().1;
     rest[rest.find('/').unwrap()..].to_owned()
 }
@@ -283,7 +283,7 @@ fn a_class_becomes_one_mp4_a_callback_a_query_result_and_a_playable_page() {
 }
 
 /// Open the page in headless Chromium; the first video's (state, currentTime).
-fn chromium_plays(url: &str) -> (String, f64) {
+pub(crate) fn chromium_plays(url: &str) -> (String, f64) {
     let profile = tempfile::tempdir().unwrap();
     let out = Command::new(util::browser::browser())
         .args([

@@ -6,6 +6,7 @@
 
 use txcr_testkit as util;
 
+mod chapters;
 mod end_to_end;
 mod hostile;
 mod openapi;

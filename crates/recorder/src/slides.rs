@@ -56,7 +56,11 @@ impl Slides {
     /// A tick at recorded time `pts` whose picture changed in `changed`
     /// (empty: unchanged). A slide change's chapter title, when this tick
     /// completes one; its time is the burst's first change.
-    pub(crate) fn tick(&mut self, pts: Duration, changed: &[Range<u32>]) -> Option<(Duration, String)> {
+    pub(crate) fn tick(
+        &mut self,
+        pts: Duration,
+        changed: &[Range<u32>],
+    ) -> Option<(Duration, String)> {
         let found = self.close_burst(pts);
         if changed.is_empty() {
             return found;
@@ -66,9 +70,7 @@ impl Slides {
             return found;
         };
         let after_stillness = pts.saturating_sub(last) >= STILL;
-        let spaced = self
-            .last_slide
-            .is_none_or(|s| pts.saturating_sub(s) >= GAP);
+        let spaced = self.last_slide.is_none_or(|s| pts.saturating_sub(s) >= GAP);
         if self.burst.is_none() && after_stillness && spaced {
             self.burst = Some((pts, vec![false; self.rows as usize]));
         }
@@ -148,7 +150,11 @@ mod tests {
     #[test]
     fn scrolling_video_and_strokes_add_none() {
         let mut s = Slides::new(ROWS);
-        assert_eq!(run(&mut s, 0, 60_000, &[0..ROWS]), [], "a video or a scroll");
+        assert_eq!(
+            run(&mut s, 0, 60_000, &[0..ROWS]),
+            [],
+            "a video or a scroll"
+        );
         // A stroke a second in a small area, with pauses of 4 s between.
         for start in (60_000..120_000).step_by(5000) {
             assert_eq!(run(&mut s, start, start + 100, &[500..540]), []);
@@ -167,7 +173,11 @@ mod tests {
             found.extend(run(&mut s, start + 100, start + 4000, &[]));
         }
         let times: Vec<u64> = found.iter().map(|(t, _)| t.as_millis() as u64).collect();
-        assert_eq!(times, [4000, 16000, 28000, 40000, 52000], "one per 10 s or more");
+        assert_eq!(
+            times,
+            [4000, 16000, 28000, 40000, 52000],
+            "one per 10 s or more"
+        );
     }
 
     #[test]

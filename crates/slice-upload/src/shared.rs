@@ -167,7 +167,11 @@ impl Inner {
 
     /// A chapter was marked: journal it (it goes into the manifest). Its
     /// index in the task's chapters, from 0.
-    pub(crate) fn add_chapter(&self, task_id: &str, chapter: Chapter) -> Result<usize, UploadError> {
+    pub(crate) fn add_chapter(
+        &self,
+        task_id: &str,
+        chapter: Chapter,
+    ) -> Result<usize, UploadError> {
         let mut schedule = self.lock();
         let rec = schedule
             .record_mut(task_id)

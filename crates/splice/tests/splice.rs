@@ -163,8 +163,9 @@ fn slices_become_one_faststart_mp4_with_every_frame_in_place() {
         .map(|(t, title)| (t.parse().unwrap(), title))
         .collect();
     assert_eq!(listed.len(), 2, "{listed:?}");
-    for ((t, title), (want_t, want_title)) in
-        listed.iter().zip([(1.0, "Start of topic"), (3.5, "Zweite Übung")])
+    for ((t, title), (want_t, want_title)) in listed
+        .iter()
+        .zip([(1.0, "Start of topic"), (3.5, "Zweite Übung")])
     {
         assert!((t - (want_t - t0)).abs() < 0.002, "{title} at {t}");
         assert_eq!(*title, want_title);

@@ -223,13 +223,13 @@ async fn splice_in(
                 .collect();
             txcr_splice::splice_to_file(&inputs, &marks, &out)
         })
-            .await
-            .map_err(|e| Error::Broken(format!("splice panicked: {e}")))?
-            .map_err(|e| {
-                named(e, &files, m, |seq| {
-                    ctx.storage.key(&place, Leaf::Slice(seq))
-                })
-            })?
+        .await
+        .map_err(|e| Error::Broken(format!("splice panicked: {e}")))?
+        .map_err(|e| {
+            named(e, &files, m, |seq| {
+                ctx.storage.key(&place, Leaf::Slice(seq))
+            })
+        })?
     };
     for (s, span) in m.slices.iter().zip(&report.slice_spans_ms) {
         if !holds(*span, s.duration_ms) {
