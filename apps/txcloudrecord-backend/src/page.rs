@@ -171,6 +171,7 @@ for (const v of document.querySelectorAll('video')) {{
   for (const ev of ['playing', 'pause', 'ended', 'error', 'waiting'])
     v.addEventListener(ev, () => {{ v.dataset.state = ev; }});
   v.addEventListener('timeupdate', () => {{ v.dataset.time = v.currentTime.toFixed(2); }});
+  v.addEventListener('seeked', () => {{ v.dataset.seeked = v.currentTime.toFixed(2); }});
 }}
 // A moment of a recording: #v=<recording from 1>&t=<seconds>, set by a
 // chapter's button (so the link can be shared) and followed on load.

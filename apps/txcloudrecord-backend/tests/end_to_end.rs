@@ -284,6 +284,28 @@ fn a_class_becomes_one_mp4_a_callback_a_query_result_and_a_playable_page() {
 
 /// Open the page in headless Chromium; the first video's (state, currentTime).
 pub(crate) fn chromium_plays(url: &str) -> (String, f64) {
+    let video = chromium_video(url);
+    let time = video.attr("data-time").parse().unwrap_or(0.0);
+    (video.attr("data-state"), time)
+}
+
+/// The first `<video>` element of the page at `url` as headless Chromium
+/// left it after 8 s of (virtual) time.
+pub(crate) struct Video(String);
+
+impl Video {
+    /// The value of the attribute `name` (empty when it has none).
+    pub(crate) fn attr(&self, name: &str) -> String {
+        self.0
+            .split(&format!(" {name}=\""))
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+pub(crate) fn chromium_video(url: &str) -> Video {
     let profile = tempfile::tempdir().unwrap();
     let out = Command::new(util::browser::browser())
         .args([
@@ -308,15 +330,7 @@ pub(crate) fn chromium_plays(url: &str) -> (String, f64) {
         .split("<video")
         .nth(1)
         .unwrap_or_else(|| panic!("no video in {dom}"));
-    let attr = |name: &str| {
-        video
-            .split(&format!("{name}=\""))
-            .nth(1)
-            .and_then(|s| s.split('"').next())
-            .unwrap_or_default()
-            .to_owned()
-    };
-    (attr("data-state"), attr("data-time").parse().unwrap_or(0.0))
+    Video(video.split('>').next().unwrap_or_default().to_owned())
 }
 
 #[test]
