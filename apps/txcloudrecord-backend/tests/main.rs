@@ -6,6 +6,7 @@
 
 use txcr_testkit as util;
 
+#[cfg(target_os = "linux")] // a real X window (Xvfb)
 mod chapters;
 mod end_to_end;
 mod hostile;

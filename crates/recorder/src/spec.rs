@@ -25,7 +25,10 @@ impl std::fmt::Debug for SliceHook {
 /// the local API) with its recorded time and title ("Slide 2", …); it must
 /// not block. Set, slide changes are looked for; unset, they are not.
 #[derive(Clone)]
-pub struct ChapterHook(pub Arc<dyn Fn(Duration, &str) + Send + Sync>);
+pub struct ChapterHook(pub Arc<ChapterFn>);
+
+/// The function a [`ChapterHook`] holds: recorded time and title.
+pub type ChapterFn = dyn Fn(Duration, &str) + Send + Sync;
 
 impl std::fmt::Debug for ChapterHook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
