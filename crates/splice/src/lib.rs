@@ -25,6 +25,9 @@
 //! that slice rather than the next), and share one codec configuration
 //! ([`SpliceError::ConfigChanged`]).
 //!
+//! Also owns live replay's segments ([`init_segment`], [`media_segment`]):
+//! one slice remuxed, the same way, into a fragmented-MP4 HLS segment.
+//!
 //! Does not own: fetching slices from storage, or what to call the result.
 //!
 //! Why hand-assembled: `muxide` (measured when the crate was chosen) keeps every sample in memory
@@ -33,6 +36,7 @@
 //! What is written here is the part no crate does: the index and the layout.
 
 mod chapters;
+mod fragment;
 mod index;
 mod moov;
 mod tables;
@@ -44,6 +48,7 @@ use std::path::{Path, PathBuf};
 use mp4_atom::{Encode, Ftyp};
 
 pub use crate::chapters::ChapterMark;
+pub use crate::fragment::{init_segment, media_segment, Segment};
 use crate::index::Index;
 use crate::moov::TrackIn;
 use crate::tables::Kind;

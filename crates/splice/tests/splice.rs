@@ -10,7 +10,7 @@ use std::time::Duration;
 use txcr_capture::audio::ToneSource;
 use txcr_capture::{Region, TestPattern};
 use txcr_recorder::{resolve_dst, Recording, RecordingSpec, SoundInput};
-use txcr_splice::{splice_to_file, ChapterMark, SpliceError};
+use txcr_splice::{init_segment, media_segment, splice_to_file, ChapterMark, SpliceError};
 
 fn record(root: &Path) -> Vec<PathBuf> {
     let dst = resolve_dst(root, "class.flv").unwrap();
@@ -183,6 +183,74 @@ fn slices_become_one_faststart_mp4_with_every_frame_in_place() {
         decode.stderr.is_empty(),
         "{}",
         String::from_utf8_lossy(&decode.stderr)
+    );
+}
+
+/// `ffmpeg` decodes `path` without a single error message.
+fn decodes_cleanly(path: &Path) {
+    let decode = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(path)
+        .args(["-f", "null", "-"])
+        .output()
+        .unwrap();
+    assert!(decode.status.success(), "{}", path.display());
+    assert!(
+        decode.stderr.is_empty(),
+        "{}: {}",
+        path.display(),
+        String::from_utf8_lossy(&decode.stderr)
+    );
+}
+
+#[test]
+fn each_slice_becomes_a_live_segment_that_continues_the_one_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let slices = record(dir.path());
+    assert_eq!(slices.len(), 3, "{slices:?}");
+    let init = init_segment(&slices[0]).unwrap();
+    let mut all = init.clone();
+    let mut total_ms = 0;
+    let mut last_end: Option<f64> = None;
+    for (i, slice) in slices.iter().enumerate() {
+        let seg = media_segment(slice, i as u32 + 1).unwrap();
+        assert_eq!(&seg.bytes[4..8], b"moof");
+        // Played after the init segment alone, a segment is its slice: the
+        // same frames at the same (recording) times.
+        let one = dir.path().join(format!("seg{i}.mp4"));
+        std::fs::write(&one, [&init[..], &seg.bytes[..]].concat()).unwrap();
+        decodes_cleanly(&one);
+        let (got, want) = (pts(&one, "v:0"), pts(slice, "v:0"));
+        assert_eq!(got.len(), want.len(), "slice {}", i + 1);
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g - w).abs() < 0.0015, "frame at {w:.3}s is at {g:.3}s");
+        }
+        assert_eq!(pts(&one, "a:0").len(), pts(slice, "a:0").len());
+        // No gap: it starts within a frame of where the one before ended.
+        if let Some(end) = last_end {
+            assert!(
+                (got[0] - end).abs() < 1.5 / 15.0,
+                "slice {} starts at {:.3}s, the one before ended at {end:.3}s",
+                i + 1,
+                got[0]
+            );
+        }
+        last_end = Some((seg.start_ms as u64 + seg.duration_ms) as f64 / 1000.0);
+        total_ms += seg.duration_ms;
+        all.extend(&seg.bytes);
+    }
+    let whole = dir.path().join("all.mp4");
+    std::fs::write(&whole, &all).unwrap();
+    decodes_cleanly(&whole);
+    let want_frames: usize = slices.iter().map(|s| pts(s, "v:0").len()).sum();
+    assert_eq!(pts(&whole, "v:0").len(), want_frames);
+    // The playlist's length is the MP4's, within a frame per slice.
+    let report = splice_to_file(&slices, &[], &dir.path().join("class.mp4")).unwrap();
+    let diff = total_ms.abs_diff(report.duration_ms);
+    assert!(
+        diff <= 3 * 67,
+        "segments {total_ms} ms, mp4 {} ms",
+        report.duration_ms
     );
 }
 
