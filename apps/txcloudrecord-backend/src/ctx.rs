@@ -4,6 +4,7 @@ use tokio::sync::Notify;
 
 use crate::config::Config;
 use crate::db::{now_ms, Db, Record};
+use crate::live::Live;
 use crate::metrics::Metrics;
 use crate::storage::Storage;
 use crate::wire::{Callback, RecordInfo};
@@ -15,6 +16,8 @@ pub struct Ctx {
     pub db: Db,
     pub storage: Storage,
     pub metrics: Metrics,
+    /// What is known of the tasks watched live.
+    pub live: Live,
     /// This instance's name in job leases.
     pub me: String,
     /// Base of media links (the configured public URL, or the bound address).

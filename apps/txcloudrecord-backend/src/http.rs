@@ -1,6 +1,7 @@
 //! The HTTP surface: routes to the contract's register-callback and query
 //! APIs (`query`), the broker for presigned uploads and task completion
-//! (`broker`), the playback page and media (`page`), health and metrics;
+//! (`broker`), the playback page and media (`page`), live replay (`live`),
+//! health and metrics;
 //! and the server loop. Shared plumbing is in `reply`.
 
 use std::convert::Infallible;
@@ -20,7 +21,7 @@ use txcr_storage::broker::{COMPLETE_PATH, PRESIGN_PATH};
 
 use crate::ctx::Ctx;
 use crate::reply::{api_error, json_resp, respond, Resp};
-use crate::{broker, page, query};
+use crate::{broker, live, page, query};
 
 async fn handle(req: Request<Incoming>, ctx: Arc<Ctx>) -> Result<Resp, Infallible> {
     let path = req.uri().path().to_owned();
@@ -34,6 +35,8 @@ async fn handle(req: Request<Incoming>, ctx: Arc<Ctx>) -> Result<Resp, Infallibl
         (Method::POST, COMPLETE_PATH) => broker::complete(req, &ctx).await,
         (Method::GET, "/play") => page::play(req, &ctx).await,
         (Method::GET | Method::HEAD, p) if p.starts_with("/media/") => page::media(req, &ctx).await,
+        (Method::GET, p) if p.starts_with("/live/") => live::serve(req, &ctx).await,
+        (Method::GET, page::HLS_JS_PATH) => page::hls_js(),
         (Method::GET, "/healthz") => {
             if ctx.db.ping().await {
                 json_resp(StatusCode::OK, &json!({"status": "ok", "instance": ctx.me}))

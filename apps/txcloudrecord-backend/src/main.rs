@@ -19,6 +19,7 @@ mod db;
 mod error;
 mod http;
 mod jobs;
+mod live;
 mod metrics;
 mod page;
 mod query;
@@ -190,6 +191,7 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         db,
         storage,
         metrics: metrics::Metrics::default(),
+        live: live::Live::default(),
         wake: tokio::sync::Notify::new(),
         http: reqwest::Client::builder()
             .user_agent("txcloudrecord-backend")

@@ -1,13 +1,33 @@
-//! The playback page (a class's recordings, playable on a phone) and the
+//! The playback page (a class's recordings, playable on a phone, and its
+//! recordings still in progress, played live from their start) and the
 //! media it plays: MP4s streamed from storage with HTTP range requests, both
-//! behind links signed with the app's TicKey (`txcr_auth::play_sign`, `txcr_auth::media_sign`).
+//! behind links signed with the app's TicKey (`txcr_auth::play_sign`,
+//! `txcr_auth::media_sign`); live playlists are `live`'s. Browsers without
+//! native HLS play those with hls.js, vendored and served from here.
 
 use hyper::body::Incoming;
 use hyper::{Method, Request, StatusCode};
 
 use crate::ctx::Ctx;
 use crate::db::{now_ms, RecordFilter};
+use crate::live;
 use crate::reply::{full, query_map, respond, stream_body, Resp};
+
+/// Where the page loads hls.js from.
+pub const HLS_JS_PATH: &str = "/assets/hls.light.min.js";
+
+/// hls.js (see `assets/README.md`), in the binary: nothing is fetched from elsewhere.
+const HLS_JS: &[u8] = include_bytes!("../assets/hls.light.min.js");
+
+/// `GET /assets/hls.light.min.js`.
+pub fn hls_js() -> Resp {
+    let mut r = respond(StatusCode::OK, "text/javascript; charset=utf-8", HLS_JS);
+    r.headers_mut().insert(
+        "cache-control",
+        hyper::header::HeaderValue::from_static("public, max-age=86400"),
+    );
+    r
+}
 
 fn forbidden(msg: &str) -> Resp {
     respond(
@@ -124,6 +144,30 @@ pub async fn play(req: Request<Incoming>, ctx: &Ctx) -> Resp {
         .into_iter()
         .filter(|(_, _, state, _)| state != "done");
     let mut shown = recs.len();
+    // Still recorded: played live, from the start.
+    let in_progress = live::in_progress(ctx, app as u64, class as u64)
+        .await
+        .unwrap_or_default();
+    for t in &in_progress {
+        let Some(place) = txcr_storage::TaskPath::new(app as u64, class as u64, &t.task_id) else {
+            continue;
+        };
+        shown += 1;
+        let auto = if autoplay && shown == 1 {
+            " autoplay muted"
+        } else {
+            ""
+        };
+        items.push_str(&format!(
+            r#"<li class="live"><h2>Recording {n}</h2>
+<p class="meta" data-live-since="{since}">live</p>
+<video controls playsinline preload="metadata"{auto} data-live="{src}" data-state="idle" data-time="0"></video></li>
+"#,
+            n = shown,
+            since = t.started_ms / 1000,
+            src = escape(&live::playlist_url(ctx, &place, expire)),
+        ));
+    }
     for (_, user, state, why) in unfinished {
         shown += 1;
         let what = if state == "failed" {
@@ -162,10 +206,23 @@ video{{width:100%;max-height:70vh;background:#000;border-radius:6px}} .meta{{col
 </style></head>
 <body><h1>Class {class}</h1><ul>
 {items}</ul>
-<script>
+{hls}<script>
 for (const h of document.querySelectorAll('h2[data-start]')) {{
   const d = new Date(Number(h.dataset.start) * 1000);
   h.textContent += ' — ' + d.toLocaleString();
+}}
+for (const p of document.querySelectorAll('p[data-live-since]')) {{
+  const d = new Date(Number(p.dataset.liveSince) * 1000);
+  p.textContent = 'live, started ' + d.toLocaleTimeString([], {{hour: '2-digit', minute: '2-digit'}});
+}}
+// A class in progress plays from its start; the playlist grows as it goes.
+for (const v of document.querySelectorAll('video[data-live]')) {{
+  if (v.canPlayType('application/vnd.apple.mpegurl')) v.src = v.dataset.live;
+  else if (window.Hls && Hls.isSupported()) {{
+    const h = new Hls({{startPosition: 0}});
+    h.loadSource(v.dataset.live);
+    h.attachMedia(v);
+  }}
 }}
 for (const v of document.querySelectorAll('video')) {{
   for (const ev of ['playing', 'pause', 'ended', 'error', 'waiting'])
@@ -192,7 +249,12 @@ for (const b of document.querySelectorAll('.chapters button')) {{
 }}
 addEventListener('hashchange', seek);
 seek();
-</script></body></html>"#
+</script></body></html>"#,
+        hls = if in_progress.is_empty() {
+            String::new()
+        } else {
+            format!("<script src=\"{HLS_JS_PATH}\"></script>\n")
+        },
     );
     let mut r = respond(StatusCode::OK, "text/html; charset=utf-8", html);
     r.headers_mut().insert(

@@ -8,9 +8,10 @@ use serde_json::{json, Value};
 
 use crate::ctx::Ctx;
 use crate::db::{now_ms, RecordFilter};
-use crate::jobs;
 use crate::reply::{api_error, json_body, json_resp, query_map, request_id, typed_resp, Resp};
 use crate::wire::{DeleteAnswer, QueryAnswer, RecordInfo, TaskInfo, TasksAnswer};
+use crate::{jobs, live};
+use txcr_storage::TaskPath;
 
 /// `RegisteredCallback`: the admin identifier's UserSig stores the app's callback URL.
 pub async fn register_callback(req: Request<Incoming>, ctx: &Ctx) -> Resp {
@@ -163,7 +164,9 @@ pub async fn query(req: Request<Incoming>, ctx: &Ctx) -> Resp {
 }
 
 /// Extension, signed like the query API: every task of a class with its
-/// splice state, so a recording that cannot be spliced is visible with the reason.
+/// splice state, so a recording that cannot be spliced is visible with the
+/// reason; first the tasks still recorded (slices stored, no manifest), and
+/// for those and the ones not spliced yet the live replay playlist.
 pub async fn tasks(req: Request<Incoming>, ctx: &Ctx) -> Resp {
     let (app_id, body) = match signed(req, ctx).await {
         Ok(x) => x,
@@ -172,28 +175,56 @@ pub async fn tasks(req: Request<Incoming>, ctx: &Ctx) -> Resp {
     let Some(class_id) = int(&body["class_id"]) else {
         return query_error(10001, "class_id (int) is required");
     };
-    match ctx.db.class_tasks(app_id as i64, class_id).await {
-        Ok(list) => {
-            let task_list = list
-                .into_iter()
-                .map(|(task_id, user_id, state, error)| TaskInfo {
-                    task_id,
-                    user_id,
-                    state,
-                    error,
-                })
-                .collect();
-            typed_resp(
-                StatusCode::OK,
-                &TasksAnswer {
-                    error_code: 0,
-                    error_msg: String::new(),
-                    task_list,
-                },
-            )
+    let list = match ctx.db.class_tasks(app_id as i64, class_id).await {
+        Ok(list) => list,
+        Err(e) => return query_error(10005, &format!("the index is unavailable: {e}")),
+    };
+    let live = match u64::try_from(class_id) {
+        Ok(class) => live::in_progress(ctx, app_id, class).await,
+        Err(_) => Ok(Vec::new()),
+    };
+    let live = match live {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list the class's tasks in progress");
+            return query_error(10005, "the storage is unavailable; try again shortly");
         }
-        Err(e) => query_error(10005, &format!("the index is unavailable: {e}")),
-    }
+    };
+    let expire = now_ms() / 1000 + ctx.cfg.media_link_ttl.as_secs() as i64;
+    let playlist = |task_id: &str| {
+        let place = TaskPath::new(app_id, class_id as u64, task_id)?;
+        Some(live::playlist_url(ctx, &place, expire))
+    };
+    let mut task_list: Vec<TaskInfo> = live
+        .into_iter()
+        .map(|t| TaskInfo {
+            playlist_url: playlist(&t.task_id),
+            task_id: t.task_id,
+            user_id: String::new(),
+            state: "recording".into(),
+            error: None,
+            start_time: Some(t.started_ms / 1000),
+        })
+        .collect();
+    task_list.extend(list.into_iter().map(|(task_id, user_id, state, error)| {
+        let unfinished = state == "pending" || state == "running";
+        TaskInfo {
+            playlist_url: unfinished.then(|| playlist(&task_id)).flatten(),
+            task_id,
+            user_id,
+            state,
+            error,
+            start_time: None,
+        }
+    }));
+    typed_resp(
+        StatusCode::OK,
+        &TasksAnswer {
+            error_code: 0,
+            error_msg: String::new(),
+            task_list,
+        },
+    )
 }
 
 /// Extension, signed like the query API (so only the school's server, which

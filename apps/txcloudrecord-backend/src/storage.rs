@@ -57,9 +57,41 @@ impl Storage {
         Ok(out)
     }
 
+    /// Every object of the layout under `prefix` (a [`Self::task_prefix`] or
+    /// [`Self::class_prefix`]), with when it was stored (unix ms).
+    pub async fn objects_under(&self, prefix: &str) -> Result<Vec<(ObjectKey, i64)>, Error> {
+        let mut out = Vec::new();
+        self.each_object(Some(prefix.to_owned()), |o| {
+            let Some(key) = o.key().and_then(|k| self.layout.parse(k)) else {
+                return;
+            };
+            let at = o
+                .last_modified()
+                .and_then(|t| t.to_millis().ok())
+                .unwrap_or(0);
+            out.push((key, at));
+        })
+        .await?;
+        Ok(out)
+    }
+
     /// Call `f` with every key under `prefix` (`None`: the whole bucket),
     /// page by page.
     async fn each_key(&self, prefix: Option<String>, mut f: impl FnMut(&str)) -> Result<(), Error> {
+        self.each_object(prefix, |o| {
+            if let Some(k) = o.key() {
+                f(k)
+            }
+        })
+        .await
+    }
+
+    /// Call `f` with every object listed under `prefix`, page by page.
+    async fn each_object(
+        &self,
+        prefix: Option<String>,
+        mut f: impl FnMut(&aws_sdk_s3::types::Object),
+    ) -> Result<(), Error> {
         let mut token = None;
         loop {
             let page = self
@@ -71,10 +103,7 @@ impl Storage {
                 .send()
                 .await
                 .map_err(classify)?;
-            page.contents()
-                .iter()
-                .filter_map(|o| o.key())
-                .for_each(&mut f);
+            page.contents().iter().for_each(&mut f);
             token = page.next_continuation_token().map(str::to_owned);
             if token.is_none() {
                 return Ok(());
@@ -147,6 +176,29 @@ impl Storage {
         Ok(Some((n, md5.finalize().into())))
     }
 
+    /// An object as a stream, with its length. `None` if it does not exist.
+    pub async fn open(&self, key: &str) -> Result<Option<(ByteStream, Option<u64>)>, Error> {
+        Ok(self.get(key, None).await?.map(|o| {
+            let len = o.content_length().and_then(|n| u64::try_from(n).ok());
+            (o.body, len)
+        }))
+    }
+
+    /// Store a small object made in memory (a live segment), its MD5 checked.
+    pub async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), Error> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .content_md5(md5_b64(&bytes))
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
     /// Upload a local file (the MP4), in parts when large, each part's MD5
     /// checked by the storage.
     pub async fn upload(&self, key: &str, path: &Path, content_type: &str) -> Result<(), Error> {
@@ -158,17 +210,7 @@ impl Storage {
             let bytes = tokio::fs::read(path)
                 .await
                 .map_err(Error::io(format!("reading the file for {key}")))?;
-            self.client
-                .put_object()
-                .bucket(&self.bucket)
-                .key(key)
-                .content_type(content_type)
-                .content_md5(md5_b64(&bytes))
-                .body(ByteStream::from(bytes))
-                .send()
-                .await
-                .map_err(classify)?;
-            return Ok(());
+            return self.put(key, bytes, content_type).await;
         }
         let id = self
             .client

@@ -66,10 +66,17 @@ pub struct TaskInfo {
     pub task_id: String,
     /// Its teacher.
     pub user_id: String,
-    /// `pending` | `running` | `done` | `failed`.
+    /// `recording` (slices arriving, no manifest yet) | `pending` |
+    /// `running` | `done` | `failed`.
     pub state: String,
     /// Why it failed, if it did.
     pub error: Option<String>,
+    /// Its live replay playlist (HLS), for a task not spliced yet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub playlist_url: Option<String>,
+    /// When it began, about (unix s), for a `recording` task.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<i64>,
 }
 
 /// The `tasks` extension's answer.

@@ -20,6 +20,9 @@ fn backend_request() -> impl Strategy<Value = (String, String, String, Vec<u8>)>
             "/v1/tasks/complete",
             "/play",
             "/media/1400000000/7/7-1.mp4",
+            "/live/1400000000/7/7-1.m3u8",
+            "/live/1400000000/7/7-1/0001.m4s",
+            "/assets/hls.light.min.js",
             "/healthz",
         ])
         .prop_map(str::to_owned),

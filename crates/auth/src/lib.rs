@@ -33,8 +33,8 @@ mod query;
 mod usersig;
 
 pub use links::{
-    media_sign, play_sign, signatures_equal, standard_webhook_secret, standard_webhook_sign,
-    webhook_sign,
+    live_sign, media_sign, play_sign, signatures_equal, standard_webhook_secret,
+    standard_webhook_sign, webhook_sign,
 };
 pub use query::query_sign;
 pub use usersig::{gen_user_sig, verify_user_sig, AppKeys, VerifiedSig};

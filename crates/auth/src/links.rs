@@ -31,6 +31,15 @@ pub fn media_sign(
     ))
 }
 
+/// `sign` of a live replay link (a playlist and its segments):
+/// `HMAC(TicKey, "live\n<sdkappid>\n<class_id>\n<task_id>\n<expire_time>")`.
+pub fn live_sign(tickey: &str, sdkappid: i64, class_id: i64, task_id: &str, expire: i64) -> String {
+    hex(&hmac_sha256(
+        tickey,
+        &format!("live\n{sdkappid}\n{class_id}\n{task_id}\n{expire}"),
+    ))
+}
+
 /// `X-TXCR-Signature` of a webhook: `HMAC(secret key, "<X-TXCR-Timestamp>.<body>")`.
 pub fn webhook_sign(secret_key: &str, timestamp: i64, body: &str) -> String {
     hex(&hmac_sha256(secret_key, &format!("{timestamp}.{body}")))

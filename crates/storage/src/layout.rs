@@ -43,6 +43,10 @@ pub enum Leaf {
     Manifest,
     /// `record.mp4`: the spliced class.
     Record,
+    /// `init.mp4`: live replay's init segment (made by the backend).
+    LiveInit,
+    /// Live replay's segment of slice `seq`: `<seq:04>.m4s` (made by the backend).
+    LiveSegment(u32),
 }
 
 impl Leaf {
@@ -52,28 +56,35 @@ impl Leaf {
             Self::Slice(seq) => format!("{seq:04}.flv"),
             Self::Manifest => "manifest.json".into(),
             Self::Record => "record.mp4".into(),
+            Self::LiveInit => "init.mp4".into(),
+            Self::LiveSegment(seq) => format!("{seq:04}.m4s"),
         }
     }
 
     /// A file name this layout makes (`<4 to 10 digits>.flv`, `manifest.json`,
-    /// `record.mp4`).
+    /// `record.mp4`, `init.mp4`, `<4 to 10 digits>.m4s`).
     pub fn parse(name: &str) -> Option<Self> {
+        let seq = |digits: &str| {
+            ((4..=10).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| digits.parse().ok())
+                .flatten()
+        };
         match name {
             "manifest.json" => Some(Self::Manifest),
             "record.mp4" => Some(Self::Record),
-            _ => {
-                let seq = name.strip_suffix(".flv")?;
-                if !(4..=10).contains(&seq.len()) || !seq.bytes().all(|b| b.is_ascii_digit()) {
-                    return None;
-                }
-                seq.parse().ok().map(Self::Slice)
-            }
+            "init.mp4" => Some(Self::LiveInit),
+            _ => match name.split_once('.') {
+                Some((n, "flv")) => seq(n).map(Self::Slice),
+                Some((n, "m4s")) => seq(n).map(Self::LiveSegment),
+                _ => None,
+            },
         }
     }
 
-    /// What a client may upload (slices and the manifest, not the MP4).
+    /// What a client may upload (slices and the manifest, not what the
+    /// backend makes).
     pub fn uploadable(self) -> bool {
-        !matches!(self, Self::Record)
+        matches!(self, Self::Slice(_) | Self::Manifest)
     }
 }
 
@@ -270,6 +281,8 @@ mod tests {
             Leaf::Slice(123456),
             Leaf::Manifest,
             Leaf::Record,
+            Leaf::LiveInit,
+            Leaf::LiveSegment(7),
         ] {
             assert_eq!(Leaf::parse(&leaf.name()), Some(leaf));
         }
@@ -279,11 +292,14 @@ mod tests {
             "0001.mp4",
             "00000000001.flv",
             "abcd.flv",
+            "0001.flv.m4s",
+            "12.m4s",
             "",
         ] {
             assert_eq!(Leaf::parse(bad), None, "{bad}");
         }
         assert!(!Leaf::Record.uploadable() && Leaf::Manifest.uploadable());
+        assert!(!Leaf::LiveInit.uploadable() && !Leaf::LiveSegment(1).uploadable());
     }
 
     #[test]
