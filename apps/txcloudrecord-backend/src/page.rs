@@ -216,18 +216,25 @@ for (const p of document.querySelectorAll('p[data-live-since]')) {{
   p.textContent = 'live, started ' + d.toLocaleTimeString([], {{hour: '2-digit', minute: '2-digit'}});
 }}
 // A class in progress plays from its start; the playlist grows as it goes.
+// hls.js wherever Media Source Extensions exist (as its authors advise: a
+// browser's own HLS may stall on a growing playlist), the browser's own HLS
+// where they do not (iPhone Safari).
 for (const v of document.querySelectorAll('video[data-live]')) {{
-  if (v.canPlayType('application/vnd.apple.mpegurl')) v.src = v.dataset.live;
-  else if (window.Hls && Hls.isSupported()) {{
+  if (window.Hls && Hls.isSupported()) {{
     const h = new Hls({{startPosition: 0}});
+    h.on(Hls.Events.ERROR, (_, d) => {{ if (d.fatal) v.dataset.hlsError = d.details; }});
     h.loadSource(v.dataset.live);
     h.attachMedia(v);
-  }}
+  }} else if (v.canPlayType('application/vnd.apple.mpegurl')) v.src = v.dataset.live;
 }}
 for (const v of document.querySelectorAll('video')) {{
   for (const ev of ['playing', 'pause', 'ended', 'error', 'waiting'])
     v.addEventListener(ev, () => {{ v.dataset.state = ev; }});
   v.addEventListener('timeupdate', () => {{ v.dataset.time = v.currentTime.toFixed(2); }});
+  v.addEventListener('progress', () => {{
+    const b = v.buffered;
+    v.dataset.buffered = b.length ? `${{b.start(0).toFixed(2)}}-${{b.end(b.length - 1).toFixed(2)}}` : '';
+  }});
   v.addEventListener('seeked', () => {{ v.dataset.seeked = v.currentTime.toFixed(2); }});
 }}
 // A moment of a recording: #v=<recording from 1>&t=<seconds>, set by a

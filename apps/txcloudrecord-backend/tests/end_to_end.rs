@@ -291,6 +291,7 @@ pub(crate) fn chromium_plays(url: &str) -> (String, f64) {
 
 /// The first `<video>` element of the page at `url` as headless Chromium
 /// left it after 8 s of (virtual) time.
+#[derive(Debug)]
 pub(crate) struct Video(String);
 
 impl Video {

@@ -10,5 +10,6 @@ use txcr_testkit as util;
 mod chapters;
 mod end_to_end;
 mod hostile;
+mod live;
 mod openapi;
 mod retention;
