@@ -61,7 +61,53 @@ fn a_class_plays_live_from_its_start_and_its_playlist_ends_as_long_as_the_mp4() 
     assert_eq!(svc.cmd("StartRecord", &start), json!({}));
     let t0 = Instant::now();
     let task = svc.state()["Record"]["TaskId"].as_str().unwrap().to_owned();
-    sleep(Duration::from_secs(8).saturating_sub(t0.elapsed()));
+
+    // Until 8 s in, as a player polls: each slice the service has stored is
+    // in the playlist within 2 s (the link made here as the school's server
+    // would; the tasks API's own link is checked below).
+    let expire = now() + 600;
+    let sign = hmac_hex(TICKEY, &format!("live\n{APP}\n{CLASS}\n{task}\n{expire}"));
+    let own_link = format!("/live/{APP}/{CLASS}/{task}.m3u8?expire_time={expire}&sign={sign}");
+    let (mut stored_at, mut listed_at) = (Vec::new(), Vec::new());
+    while t0.elapsed() < Duration::from_secs(8) {
+        let stored = svc.state()["Upload"][0]["StoredSlices"]
+            .as_u64()
+            .unwrap_or(0);
+        while (stored_at.len() as u64) < stored {
+            stored_at.push(Instant::now());
+        }
+        let r = backend.request("GET", &own_link, &[], "");
+        assert!(
+            r.status == 200 || r.status == 404,
+            "{}: {}",
+            r.status,
+            r.body
+        );
+        let listed = if r.status == 200 {
+            parse_playlist(&r.body).0.len()
+        } else {
+            0
+        };
+        while listed_at.len() < listed {
+            listed_at.push(Instant::now());
+        }
+        sleep(Duration::from_millis(100));
+    }
+    assert!(
+        stored_at.len() >= 2,
+        "slices stored 8 s in: {}",
+        stored_at.len()
+    );
+    for (i, at) in stored_at.iter().enumerate() {
+        let listed = listed_at.get(i).copied().unwrap_or_else(Instant::now);
+        let lag = listed.saturating_duration_since(*at);
+        eprintln!("slice {} in the playlist {lag:?} after its upload", i + 1);
+        assert!(
+            lag <= Duration::from_secs(2),
+            "slice {} listed {lag:?} after its upload",
+            i + 1
+        );
+    }
 
     // 8 s in: the tasks API lists the class as recording, with its playlist.
     let tasks = backend.signed("tasks", &format!(r#"{{"class_id":{CLASS}}}"#));
@@ -118,7 +164,6 @@ fn a_class_plays_live_from_its_start_and_its_playlist_ends_as_long_as_the_mp4() 
     }
 
     // The page, opened while the class runs, plays it (hls.js in Chromium).
-    let expire = now() + 600;
     let sign = hmac_hex(TICKEY, &format!("play\n{APP}\n{CLASS}\n{expire}"));
     let page_url = format!(
         "http://127.0.0.1:{}/play?sdkappid={APP}&class_id={CLASS}&expire_time={expire}&sign={sign}",
