@@ -278,6 +278,7 @@ async fn playlist(ctx: &Ctx, task: &TaskPath, expire: i64) -> Result<Option<Stri
 
 /// List the task's objects and make the segments not made yet, in order.
 async fn catch_up(ctx: &Ctx, task: &TaskPath, k: &mut Known) -> Result<(), Error> {
+    ctx.metrics.live_listing();
     let objects = ctx
         .storage
         .objects_under(&ctx.storage.task_prefix(task))
@@ -289,6 +290,7 @@ async fn catch_up(ctx: &Ctx, task: &TaskPath, k: &mut Known) -> Result<(), Error
     while has(Leaf::Slice(seq)) {
         match make_segment(ctx, task, seq, !k.init).await {
             Ok(ms) => {
+                ctx.metrics.live_segment();
                 k.init = true;
                 k.durations.push(ms);
             }

@@ -1,5 +1,6 @@
 //! Prometheus metrics (`prometheus-client`): jobs, splice seconds, callback
-//! deliveries and retries; queue sizes are read from the database at scrape time.
+//! deliveries and retries, live replay's work (segments made, listings
+//! read); queue sizes are read from the database at scrape time.
 
 use std::sync::Arc;
 
@@ -31,6 +32,8 @@ pub struct Metrics {
     callbacks: Family<Outcome, Counter>,
     splice_seconds: Histogram,
     queued: Family<Queue, Gauge>,
+    live_segments: Counter,
+    live_listings: Counter,
 }
 
 impl Default for Metrics {
@@ -40,6 +43,8 @@ impl Default for Metrics {
         let callbacks = Family::<Outcome, Counter>::default();
         let splice_seconds = Histogram::new(exponential_buckets(0.05, 2.0, 14));
         let queued = Family::<Queue, Gauge>::default();
+        let live_segments = Counter::default();
+        let live_listings = Counter::default();
         registry.register(
             "txcr_splice_jobs",
             "Splice jobs by result (done, failed, retry, released)",
@@ -60,8 +65,20 @@ impl Default for Metrics {
             "Tasks and callbacks by state",
             queued.clone(),
         );
+        registry.register(
+            "txcr_live_segments",
+            "Live replay segments made from slices (each once, then read from storage)",
+            live_segments.clone(),
+        );
+        registry.register(
+            "txcr_live_listings",
+            "Storage listings read for live playlists (at most one a second per task)",
+            live_listings.clone(),
+        );
         Self {
             registry: Arc::new(registry),
+            live_segments,
+            live_listings,
             jobs,
             callbacks,
             splice_seconds,
@@ -83,6 +100,16 @@ impl Metrics {
     /// Time one splice.
     pub fn splice_time(&self, secs: f64) {
         self.splice_seconds.observe(secs);
+    }
+
+    /// Count a live segment made from its slice.
+    pub fn live_segment(&self) {
+        self.live_segments.inc();
+    }
+
+    /// Count a storage listing read for a live playlist.
+    pub fn live_listing(&self) {
+        self.live_listings.inc();
     }
 
     /// Count a callback attempt.

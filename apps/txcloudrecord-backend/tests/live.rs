@@ -163,6 +163,19 @@ fn a_class_plays_live_from_its_start_and_its_playlist_ends_as_long_as_the_mp4() 
         last_end = Some(v[v.len() - 1] + 1.0 / FPS);
     }
 
+    // About 80 playlist polls so far made each segment once and read the
+    // storage listing at most about once a second.
+    let m = backend.request("GET", "/metrics", &[], "").body;
+    let counter = |name: &str| -> u64 {
+        m.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {m}"))
+    };
+    let made = counter("txcr_live_segments_total");
+    assert_eq!(made as usize, listed_at.len().max(segments.len()), "{m}");
+    assert!(counter("txcr_live_listings_total") <= 12, "{m}");
+
     // The page, opened while the class runs, plays it (hls.js in Chromium).
     let sign = hmac_hex(TICKEY, &format!("play\n{APP}\n{CLASS}\n{expire}"));
     let page_url = format!(
