@@ -11,7 +11,8 @@
 //! at least one a second: fewer is not a loss), peak RSS, video bitrate, luma
 //! PSNR against the painted pictures as a player shows them (at the rate),
 //! and ours/best-other ratios; then GetState latency while
-//! recording 1920x1080@30 under load.
+//! recording 1920x1080@30 under load, beside a do-nothing floor server asked
+//! at the same time (see `load`).
 
 mod load;
 mod proc;
@@ -271,19 +272,40 @@ fn getstate_under_load(
     let _guard = Killed(child);
     let mut lat = Err(anyhow::anyhow!("load did not run"));
     let (file, dropped) = tools::record_ours(port, &env, c, "load", || {
-        lat = load::run(port, 4, 250, secs);
+        // Ours and the floor asked at the same time, 4 clients each.
+        lat = load::answer_of(port)
+            .and_then(load::Floor::start)
+            .and_then(|floor| {
+                let theirs = std::thread::spawn(move || load::run(floor.port, 4, 250, secs));
+                let ours = load::run(port, 4, 250, secs)?;
+                let floor = theirs
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("floor load panicked"))??;
+                Ok((ours, floor))
+            });
     })?;
-    let lat = lat?;
+    let (ours, floor) = lat?;
     let q = quality::measure(&file, c)?;
+    let ms = |us: u64| us as f64 / 1000.0;
     println!(
-        "==> GetState while recording {}: {} requests from 4 keep-alive clients at 250/s each: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; frames {}/{}, {dropped} dropped",
+        "==> GetState while recording {}: 4 keep-alive clients at 250/s each, the same again on a floor that answers a stored copy at once; frames {}/{}, {dropped} dropped",
         c.label(),
-        lat.requests,
-        lat.p50 as f64 / 1000.0,
-        lat.p99 as f64 / 1000.0,
-        lat.max as f64 / 1000.0,
         q.frames,
         (q.span * f64::from(c.fps)).round()
+    );
+    for (who, l) in [("ours ", &ours), ("floor", &floor)] {
+        println!(
+            "    {who}: {} requests, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            l.requests,
+            ms(l.p50),
+            ms(l.p99),
+            ms(l.max)
+        );
+    }
+    println!(
+        "    ours/floor p99 {:.2}; ours - floor p99 {:+.2} ms",
+        ours.p99 as f64 / floor.p99.max(1) as f64,
+        ms(ours.p99) - ms(floor.p99)
     );
     Ok(())
 }
