@@ -25,7 +25,7 @@ use txcr_storage::{Leaf, TaskPath};
 use crate::ctx::Ctx;
 use crate::db::now_ms;
 use crate::error::Error;
-use crate::reply::{api_error, query_map, respond, stream_body, Resp};
+use crate::reply::{api_error, check_link, respond, stream_body, Resp};
 
 /// A task's listing is read again at most this often.
 const RELIST: Duration = Duration::from_secs(1);
@@ -124,21 +124,17 @@ pub async fn in_progress(ctx: &Ctx, app: u64, class: u64) -> Result<Vec<InProgre
     Ok(out)
 }
 
+/// The signature of a task's live links valid until `expire` (`None`: no
+/// such app).
+fn sign(ctx: &Ctx, t: &TaskPath, expire: i64) -> Option<String> {
+    let key = &ctx.cfg.apps.get(&t.sdkappid)?.tickey;
+    let (app, class) = (t.sdkappid as i64, t.class_id as i64);
+    Some(txcr_auth::live_sign(key, app, class, &t.task_id, expire))
+}
+
 /// The query string of a task's live links, valid until `expire`.
 fn signed_query(ctx: &Ctx, t: &TaskPath, expire: i64) -> String {
-    let key = ctx
-        .cfg
-        .apps
-        .get(&t.sdkappid)
-        .map(|a| a.tickey.as_str())
-        .unwrap_or_default();
-    let sign = txcr_auth::live_sign(
-        key,
-        t.sdkappid as i64,
-        t.class_id as i64,
-        &t.task_id,
-        expire,
-    );
+    let sign = sign(ctx, t, expire).unwrap_or_default();
     format!("expire_time={expire}&sign={sign}")
 }
 
@@ -187,23 +183,10 @@ pub async fn serve(req: Request<Incoming>, ctx: &Ctx) -> Resp {
     let Some((task, asked)) = parse_path(req.uri().path()) else {
         return api_error(StatusCode::NOT_FOUND, "ResourceNotFound", "no such path");
     };
-    let q = query_map(&req);
-    let expire = q
-        .get("expire_time")
-        .and_then(|v| v.parse::<i64>().ok())
-        .unwrap_or(0);
-    let given = q.get("sign").map(String::as_str).unwrap_or_default();
-    let valid = ctx.cfg.apps.get(&task.sdkappid).is_some_and(|_| {
-        let want = signed_query(ctx, &task, expire);
-        want.rsplit_once("sign=")
-            .is_some_and(|(_, s)| txcr_auth::signatures_equal(given, s))
-    });
-    if !valid {
-        return text(StatusCode::FORBIDDEN, "this link is not valid");
-    }
-    if expire < now_ms() / 1000 {
-        return text(StatusCode::FORBIDDEN, "this link has expired");
-    }
+    let expire = match check_link(&req, |expire| sign(ctx, &task, expire)) {
+        Ok(expire) => expire,
+        Err(why) => return text(StatusCode::FORBIDDEN, why),
+    };
     match asked {
         Asked::Playlist => match playlist(ctx, &task, expire).await {
             Ok(Some(body)) => {

@@ -11,7 +11,7 @@ use hyper::{Method, Request, StatusCode};
 use crate::ctx::Ctx;
 use crate::db::{now_ms, RecordFilter};
 use crate::live;
-use crate::reply::{full, query_map, respond, stream_body, Resp};
+use crate::reply::{check_link, full, query_map, respond, stream_body, Resp};
 
 /// Where the page loads hls.js from.
 pub const HLS_JS_PATH: &str = "/assets/hls.light.min.js";
@@ -314,23 +314,12 @@ pub async fn media(req: Request<Incoming>, ctx: &Ctx) -> Resp {
     let Some((app, class, task)) = parsed else {
         return respond(StatusCode::NOT_FOUND, "text/plain", "no such recording");
     };
-    let q = query_map(&req);
-    let expire = q
-        .get("expire_time")
-        .and_then(|v| v.parse::<i64>().ok())
-        .unwrap_or(0);
-    let key = ctx.cfg.apps.get(&(app as u64)).map(|a| a.tickey.as_str());
-    let given = q.get("sign").map(String::as_str).unwrap_or_default();
-    match key {
-        Some(k)
-            if txcr_auth::signatures_equal(
-                given,
-                &txcr_auth::media_sign(k, app, class, &task, expire),
-            ) => {}
-        _ => return forbidden("this link is not valid"),
-    }
-    if expire < now_ms() / 1000 {
-        return forbidden("this link has expired");
+    let checked = check_link(&req, |expire| {
+        let key = &ctx.cfg.apps.get(&(app as u64))?.tickey;
+        Some(txcr_auth::media_sign(key, app, class, &task, expire))
+    });
+    if let Err(why) = checked {
+        return forbidden(why);
     }
     let rec = match ctx.db.record(&format!("{app}/{class}/{task}")).await {
         Ok(Some(r)) => r,

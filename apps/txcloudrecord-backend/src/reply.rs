@@ -66,6 +66,28 @@ pub fn query_map(req: &Request<Incoming>) -> HashMap<String, String> {
         .collect()
 }
 
+/// Check a signed link's `expire_time` and `sign` (media, live): `want`
+/// makes the signature its expiry should carry (`None`: no such app). The
+/// expiry, or why the link is refused (answered 403).
+pub fn check_link(
+    req: &Request<Incoming>,
+    want: impl FnOnce(i64) -> Option<String>,
+) -> Result<i64, &'static str> {
+    let q = query_map(req);
+    let expire = q
+        .get("expire_time")
+        .and_then(|v| v.parse::<i64>().ok())
+        .unwrap_or(0);
+    let given = q.get("sign").map(String::as_str).unwrap_or_default();
+    if !want(expire).is_some_and(|w| txcr_auth::signatures_equal(given, &w)) {
+        return Err("this link is not valid");
+    }
+    if expire < crate::db::now_ms() / 1000 {
+        return Err("this link has expired");
+    }
+    Ok(expire)
+}
+
 /// Read a JSON body of at most 64 KiB.
 pub async fn json_body(req: Request<Incoming>) -> Result<Value, String> {
     let bytes = Limited::new(req.into_body(), MAX_BODY)

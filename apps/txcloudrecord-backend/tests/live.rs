@@ -98,6 +98,13 @@ fn a_class_plays_live_from_its_start_and_its_playlist_ends_as_long_as_the_mp4() 
         "slices stored 8 s in: {}",
         stored_at.len()
     );
+    let tampered = own_link.replace("sign=", "sign=0");
+    assert_eq!(backend.request("GET", &tampered, &[], "").status, 403);
+    let old = now() - 1;
+    let sign = hmac_hex(TICKEY, &format!("live\n{APP}\n{CLASS}\n{task}\n{old}"));
+    let expired = format!("/live/{APP}/{CLASS}/{task}.m3u8?expire_time={old}&sign={sign}");
+    let r = backend.request("GET", &expired, &[], "");
+    assert_eq!((r.status, r.body.as_str()), (403, "this link has expired"));
     for (i, at) in stored_at.iter().enumerate() {
         let listed = listed_at.get(i).copied().unwrap_or_else(Instant::now);
         let lag = listed.saturating_duration_since(*at);
