@@ -8,8 +8,9 @@
 //! and kept in storage beside the slice (`init.mp4`, `<seq>.m4s`); viewers
 //! read it from there. What this instance knows of a task (which segments
 //! exist, how long each plays, whether the last is in) is a few bytes in
-//! memory, forgotten a while after nobody asked; after a restart the
-//! segments are made again from the slices, once. A task's storage listing is
+//! memory, forgotten a while after nobody asked; after a restart (or on
+//! another instance) the stored segments' lengths are read back from their
+//! `moof`s, and only segments not stored are made. A task's storage listing is
 //! read at most once a second however many viewers poll, and not at all once
 //! it is complete. The playlist is `EVENT` (it only grows) and ends with
 //! `#EXT-X-ENDLIST` once the manifest is stored and every slice is in it.
@@ -271,6 +272,20 @@ async fn catch_up(ctx: &Ctx, task: &TaskPath, k: &mut Known) -> Result<(), Error
     k.init = k.init || has(Leaf::LiveInit);
     let mut seq = k.durations.len() as u32 + 1;
     while has(Leaf::Slice(seq)) {
+        // Made before (by this instance before a restart, or another one):
+        // its length is read back, not made again.
+        if k.init && has(Leaf::LiveSegment(seq)) {
+            match stored_duration(ctx, task, seq).await {
+                Ok(ms) => {
+                    k.durations.push(ms);
+                    seq += 1;
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(task = %task, seq, error = %e, "a stored live segment is unreadable; making it again")
+                }
+            }
+        }
         match make_segment(ctx, task, seq, !k.init).await {
             Ok(ms) => {
                 ctx.metrics.live_segment();
@@ -289,6 +304,33 @@ async fn catch_up(ctx: &Ctx, task: &TaskPath, k: &mut Known) -> Result<(), Error
     // after the last one made does not exist.
     k.complete = manifest && !k.durations.is_empty();
     Ok(())
+}
+
+/// The largest `moof` read back from a stored segment (an hour's slice at
+/// 60 fps with sound needs about 6 MiB).
+const MAX_MOOF: u32 = 16 << 20;
+
+/// How long stored segment `seq` plays, from its `moof`.
+async fn stored_duration(ctx: &Ctx, task: &TaskPath, seq: u32) -> Result<u64, Error> {
+    let key = ctx.storage.key(task, Leaf::LiveSegment(seq));
+    let gone = || Error::Broken(format!("live segment {seq} is gone from storage"));
+    let head = ctx
+        .storage
+        .read_head(key.as_str(), 8)
+        .await?
+        .ok_or_else(gone)?;
+    let len = txcr_splice::moof_len(&head)?;
+    if len > MAX_MOOF {
+        return Err(Error::Broken(format!(
+            "live segment {seq}'s moof claims {len} bytes"
+        )));
+    }
+    let moof = ctx
+        .storage
+        .read_head(key.as_str(), u64::from(len))
+        .await?
+        .ok_or_else(gone)?;
+    Ok(txcr_splice::segment_duration_ms(&moof)?)
 }
 
 /// Download slice `seq`, remux it, store its segment (and the init segment

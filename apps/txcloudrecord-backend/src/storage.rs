@@ -298,6 +298,19 @@ impl Storage {
         Ok(self.get(key, Some(range)).await?.map(|o| o.body))
     }
 
+    /// The first `n` bytes of an object (fewer if it is shorter), in memory.
+    /// `None` if it does not exist.
+    pub async fn read_head(&self, key: &str, n: u64) -> Result<Option<Vec<u8>>, Error> {
+        let Some(body) = self.read_range(key, 0, n.max(1) - 1).await? else {
+            return Ok(None);
+        };
+        let bytes = body
+            .collect()
+            .await
+            .map_err(|e| StoreError::Transient(e.to_string()))?;
+        Ok(Some(bytes.to_vec()))
+    }
+
     /// Remove one object (absent already is fine).
     pub async fn delete(&self, key: &str) -> Result<(), Error> {
         self.client

@@ -245,4 +245,16 @@ fn a_class_plays_live_from_its_start_and_its_playlist_ends_as_long_as_the_mp4() 
         tasks["task_list"][0].get("PlaylistUrl").is_none(),
         "{tasks}"
     );
+
+    // A backend restarted on the same storage lists the stored segments
+    // (their lengths read back) without making any again.
+    let dir = backend.kill9();
+    let backend = Backend::start_in(dir, &s3, "school", &[]);
+    let again = backend.request("GET", &playlist_path, &[], "");
+    assert_eq!(again.status, 200, "{}", again.body);
+    let (after_restart, _, ended) = parse_playlist(&again.body);
+    assert!(ended, "{}", again.body);
+    assert_eq!(after_restart, segments);
+    let m = backend.request("GET", "/metrics", &[], "").body;
+    assert!(m.contains("txcr_live_segments_total 0\n"), "{m}");
 }

@@ -15,7 +15,7 @@ use std::io::{BufReader, Read};
 use std::path::Path;
 
 use mp4_atom::{
-    Ftyp, Mdat, Mfhd, Moof, Mvex, Tfdt, Tfhd, Traf, Trex, Trun, TrunEntry, TrunSamples,
+    Decode, Ftyp, Mdat, Mfhd, Moof, Mvex, Tfdt, Tfhd, Traf, Trex, Trun, TrunEntry, TrunSamples,
 };
 
 use crate::index::{Index, Sample};
@@ -176,6 +176,48 @@ pub fn media_segment(slice: &Path, seq: u32) -> Result<Segment, SpliceError> {
         start_ms: first.dts_ms,
         duration_ms,
     })
+}
+
+/// The size of a media segment's `moof`, from its first 8 bytes: how much of
+/// a stored segment [`segment_duration_ms`] needs.
+pub fn moof_len(head: &[u8]) -> Result<u32, SpliceError> {
+    match head {
+        [a, b, c, d, b'm', b'o', b'o', b'f', ..] => Ok(u32::from_be_bytes([*a, *b, *c, *d])),
+        _ => Err(SpliceError::BadSegment(
+            "it does not begin with a moof".into(),
+        )),
+    }
+}
+
+/// How long a media segment made by [`media_segment`] plays, ms (its
+/// `Segment::duration_ms`), read back from its `moof` (the segment's first
+/// [`moof_len`] bytes, or more): a segment made before a restart need not
+/// be made again to be listed.
+pub fn segment_duration_ms(moof: &[u8]) -> Result<u64, SpliceError> {
+    let bad = |e: mp4_atom::Error| SpliceError::BadSegment(e.to_string());
+    let len = moof_len(moof)? as usize;
+    let mut head = moof
+        .get(..len)
+        .ok_or_else(|| SpliceError::BadSegment("cut short".into()))?;
+    let moof = Moof::decode(&mut head).map_err(bad)?;
+    let video = moof
+        .traf
+        .iter()
+        .find(|t| t.tfhd.track_id == 1)
+        .ok_or_else(|| SpliceError::BadSegment("no video track".into()))?;
+    let mut ms = 0u64;
+    for trun in &video.trun {
+        match &trun.samples {
+            TrunSamples::Explicit(entries) => {
+                ms += entries
+                    .iter()
+                    .map(|e| u64::from(e.duration.unwrap_or(0)))
+                    .sum::<u64>();
+            }
+            _ => return Err(SpliceError::BadSegment("samples without durations".into())),
+        }
+    }
+    Ok(ms)
 }
 
 /// The video's trun entries: each frame lasts until the next; the last as

@@ -48,7 +48,7 @@ use std::path::{Path, PathBuf};
 use mp4_atom::{Encode, Ftyp};
 
 pub use crate::chapters::ChapterMark;
-pub use crate::fragment::{init_segment, media_segment, Segment};
+pub use crate::fragment::{init_segment, media_segment, moof_len, segment_duration_ms, Segment};
 use crate::index::Index;
 use crate::moov::TrackIn;
 use crate::tables::Kind;
@@ -113,6 +113,9 @@ pub enum SpliceError {
     /// The MP4 boxes could not be encoded.
     #[error("cannot encode MP4 boxes: {0}")]
     Encode(String),
+    /// A stored live segment cannot be read back.
+    #[error("not a live segment: {0}")]
+    BadSegment(String),
 }
 
 impl SpliceError {

@@ -10,7 +10,10 @@ use std::time::Duration;
 use txcr_capture::audio::ToneSource;
 use txcr_capture::{Region, TestPattern};
 use txcr_recorder::{resolve_dst, Recording, RecordingSpec, SoundInput};
-use txcr_splice::{init_segment, media_segment, splice_to_file, ChapterMark, SpliceError};
+use txcr_splice::{
+    init_segment, media_segment, moof_len, segment_duration_ms, splice_to_file, ChapterMark,
+    SpliceError,
+};
 
 fn record(root: &Path) -> Vec<PathBuf> {
     let dst = resolve_dst(root, "class.flv").unwrap();
@@ -215,6 +218,16 @@ fn each_slice_becomes_a_live_segment_that_continues_the_one_before() {
     for (i, slice) in slices.iter().enumerate() {
         let seg = media_segment(slice, i as u32 + 1).unwrap();
         assert_eq!(&seg.bytes[4..8], b"moof");
+        // Its length reads back from its moof alone (a restarted backend
+        // lists stored segments without making them again).
+        let moof = moof_len(&seg.bytes).unwrap() as usize;
+        assert!(moof < seg.bytes.len());
+        assert_eq!(
+            segment_duration_ms(&seg.bytes[..moof]).unwrap(),
+            seg.duration_ms
+        );
+        assert!(segment_duration_ms(&seg.bytes[..moof - 1]).is_err());
+        assert!(segment_duration_ms(&init).is_err());
         // Played after the init segment alone, a segment is its slice: the
         // same frames at the same (recording) times.
         let one = dir.path().join(format!("seg{i}.mp4"));
