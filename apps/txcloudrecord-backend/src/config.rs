@@ -96,6 +96,15 @@ pub struct Flags {
     /// found; fractions allowed [default: keep forever]
     #[arg(long, env = "TXCR_RETENTION_DAYS", help_heading = "Jobs and callbacks")]
     pub retention_days: Option<f64>,
+    /// Delete a recording's live replay segments this many hours after its
+    /// MP4 is made (viewers still watching live keep them until then; the
+    /// MP4 is what remains); fractions allowed [default: 24]
+    #[arg(
+        long,
+        env = "TXCR_LIVE_KEEP_HOURS",
+        help_heading = "Jobs and callbacks"
+    )]
+    pub live_keep_hours: Option<f64>,
     /// Fault tests only: hold each splice job this long after fetching its
     /// slices, so a test can kill the backend mid-job
     #[arg(long, env = "TXCR_TEST_SPLICE_HOLD_MS", hide = true)]
@@ -129,6 +138,7 @@ struct File {
     job_lease_secs: Option<f64>,
     delete_slices_after_splice: Option<bool>,
     retention_days: Option<f64>,
+    live_keep_hours: Option<f64>,
     #[serde(default)]
     storage: S3Fields,
     #[serde(default)]
@@ -170,6 +180,8 @@ pub struct Config {
     pub delete_slices_after_splice: bool,
     /// Recordings older than this are deleted; `None`: kept.
     pub retention: Option<Duration>,
+    /// A recording's live segments are deleted this long after its splice.
+    pub live_keep: Duration,
     /// Fault tests only: hold each splice job this long after fetching its
     /// slices (`TXCR_TEST_SPLICE_HOLD_MS`), so a test can kill the backend mid-job.
     pub splice_hold: Duration,
@@ -257,7 +269,13 @@ impl Config {
             }
             Some(d) => anyhow::bail!("retention_days must be above 0 and at most 36500, not {d}"),
         };
+        let live_keep = match flags.live_keep_hours.or(file.live_keep_hours) {
+            None => 24.0,
+            Some(h) if h.is_finite() && h > 0.0 && h <= 876_000.0 => h,
+            Some(h) => anyhow::bail!("live_keep_hours must be above 0 and at most 876000, not {h}"),
+        };
         Ok(Self {
+            live_keep: Duration::from_secs_f64(live_keep * 3600.0),
             listen,
             database_url,
             public_url,
@@ -342,6 +360,7 @@ mod tests {
         assert_eq!(cfg.job_lease, Duration::from_secs(60));
         assert!(!cfg.delete_slices_after_splice);
         assert_eq!(cfg.retention, Some(Duration::from_secs(400 * 86_400)));
+        assert_eq!(cfg.live_keep, Duration::from_secs(24 * 3600));
         assert_eq!(cfg.callback_retry, Duration::from_secs(72 * 3600));
         assert!(matches!(cfg.storage, Storage::Embedded(37606)));
         assert_eq!(cfg.keys.get(1400000000), Some("change-me"));

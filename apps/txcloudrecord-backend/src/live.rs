@@ -66,6 +66,12 @@ impl Live {
         });
         map.entry(t.clone()).or_default().clone()
     }
+
+    /// Forget what is known of a task (its segments were deleted).
+    pub fn forget(&self, t: &TaskPath) {
+        let mut map = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        map.remove(t);
+    }
 }
 
 /// A task still being recorded or uploaded: slices stored, no manifest yet.
@@ -198,7 +204,10 @@ pub async fn serve(req: Request<Incoming>, ctx: &Ctx) -> Resp {
                 );
                 r
             }
-            Ok(None) => text(StatusCode::NOT_FOUND, "nothing of this class is stored yet"),
+            Ok(None) => text(
+                StatusCode::NOT_FOUND,
+                "no live replay of this class is stored: not yet, or the class is over (watch its recording)",
+            ),
             Err(e) => {
                 tracing::warn!(task = %task, error = %e, "live playlist failed");
                 text(
@@ -262,6 +271,12 @@ async fn playlist(ctx: &Ctx, task: &TaskPath, expire: i64) -> Result<Option<Stri
 
 /// List the task's objects and make the segments not made yet, in order.
 async fn catch_up(ctx: &Ctx, task: &TaskPath, k: &mut Known) -> Result<(), Error> {
+    if k.durations.is_empty() && ctx.db.live_gone(task).await? {
+        // Its live segments were deleted a while after the splice: the
+        // recording is what remains; they are not made again.
+        k.complete = true;
+        return Ok(());
+    }
     ctx.metrics.live_listing();
     let objects = ctx
         .storage

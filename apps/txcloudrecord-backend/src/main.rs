@@ -204,6 +204,7 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     let worker = tokio::spawn(jobs::splice_worker(ctx.clone(), stop.clone()));
     let sender = tokio::spawn(jobs::callback_sender(ctx.clone(), stop.clone()));
     let sweeper = tokio::spawn(jobs::sweep_old(ctx.clone(), stop.clone()));
+    let live_sweeper = tokio::spawn(jobs::drop_live_segments(ctx.clone(), stop.clone()));
     let server = tokio::spawn(http::serve(listener, ctx.clone(), stop.clone()));
     // Type=notify units: ready once the listeners, store and index are up.
     #[cfg(target_os = "linux")]
@@ -214,7 +215,7 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     let _ = stop_tx.send(true);
     let _ = worker.await;
-    let _ = tokio::join!(watcher, sender, sweeper, server);
+    let _ = tokio::join!(watcher, sender, sweeper, live_sweeper, server);
     tracing::info!("stopped");
     Ok(())
 }

@@ -307,6 +307,11 @@ impl Video {
 }
 
 pub(crate) fn chromium_video(url: &str) -> Video {
+    chromium_video_within(url, 8000)
+}
+
+/// The page's first `<video>` after `virtual_ms` of the browser's virtual time.
+pub(crate) fn chromium_video_within(url: &str, virtual_ms: u32) -> Video {
     let profile = tempfile::tempdir().unwrap();
     let out = Command::new(util::browser::browser())
         .args([
@@ -319,8 +324,8 @@ pub(crate) fn chromium_video(url: &str) -> Video {
             "--disable-component-update",
             "--disable-sync",
             "--autoplay-policy=no-user-gesture-required",
-            "--virtual-time-budget=8000",
         ])
+        .arg(format!("--virtual-time-budget={virtual_ms}"))
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .arg("--dump-dom")
         .arg(url)

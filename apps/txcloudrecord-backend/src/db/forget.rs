@@ -1,5 +1,6 @@
 //! Deleting recordings from the index: what a class (or one task of it)
-//! left in every table, and which tasks are past the retention time.
+//! left in every table, which tasks are past the retention time, and which
+//! records' live segments are due to go.
 
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -40,6 +41,43 @@ impl Db {
         rows.iter()
             .filter_map(|r| place_of(r).transpose())
             .collect()
+    }
+
+    /// Records spliced before `before_secs` (unix seconds) whose live
+    /// segments may still be in storage.
+    pub async fn live_to_drop(&self, before_secs: i64) -> Result<Vec<TaskPath>, Error> {
+        let rows = sqlx::query(
+            "SELECT sdkappid, class_id, task_id FROM records
+             WHERE live_kept = 1 AND splice_time < $1 LIMIT 1000",
+        )
+        .bind(before_secs)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .filter_map(|r| place_of(r).transpose())
+            .collect()
+    }
+
+    /// Whether a record's live segments were deleted (they are not made
+    /// again).
+    pub async fn live_gone(&self, task: &TaskPath) -> Result<bool, Error> {
+        let row = sqlx::query("SELECT live_kept FROM records WHERE id = $1")
+            .bind(task.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(r) => r.try_get::<i64, _>("live_kept")? == 0,
+            None => false,
+        })
+    }
+
+    /// A record's live segments are gone from storage.
+    pub async fn live_dropped(&self, task: &TaskPath) -> Result<(), Error> {
+        sqlx::query("UPDATE records SET live_kept = 0 WHERE id = $1")
+            .bind(task.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Tasks past retention: recordings that started before `before_secs`

@@ -40,7 +40,8 @@ const SCHEMA: &[&str] = &[
         video_key TEXT NOT NULL,
         video_size BIGINT NOT NULL,
         duration_ms BIGINT NOT NULL,
-        chapters TEXT NOT NULL DEFAULT '[]')",
+        chapters TEXT NOT NULL DEFAULT '[]',
+        live_kept BIGINT NOT NULL DEFAULT 1)",
     "CREATE INDEX IF NOT EXISTS records_class ON records (sdkappid, class_id, start_time)",
     "CREATE TABLE IF NOT EXISTS callback_urls (
         sdkappid BIGINT PRIMARY KEY,
@@ -68,10 +69,17 @@ const SCHEMA: &[&str] = &[
 /// Columns added since a table was first made: each is probed and added to
 /// a database made before it (the statement both dialects accept; neither
 /// `ADD COLUMN IF NOT EXISTS` nor `PRAGMA` is common to them).
-const UPGRADES: &[(&str, &str)] = &[(
-    "SELECT chapters FROM records LIMIT 1",
-    "ALTER TABLE records ADD COLUMN chapters TEXT NOT NULL DEFAULT '[]'",
-)];
+const UPGRADES: &[(&str, &str)] = &[
+    (
+        "SELECT chapters FROM records LIMIT 1",
+        "ALTER TABLE records ADD COLUMN chapters TEXT NOT NULL DEFAULT '[]'",
+    ),
+    // 1: the record's live segments may still be in storage.
+    (
+        "SELECT live_kept FROM records LIMIT 1",
+        "ALTER TABLE records ADD COLUMN live_kept BIGINT NOT NULL DEFAULT 1",
+    ),
+];
 
 /// Unix time in ms.
 pub fn now_ms() -> i64 {

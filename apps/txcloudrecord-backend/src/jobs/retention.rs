@@ -60,17 +60,17 @@ pub async fn delete_class(
 
 /// How often the sweep looks: hourly, or four times per retention time if
 /// that is shorter (so a short retention in a test is kept to the second).
-fn sweep_interval(retention: Duration) -> Duration {
+pub(super) fn sweep_interval(retention: Duration) -> Duration {
     (retention / 4).clamp(Duration::from_secs(1), Duration::from_secs(3600))
 }
 
 /// Delete recordings older than `retention` (by their start), and failed
 /// tasks first seen that long ago; nothing when retention is off.
-pub async fn sweep_old(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
+pub async fn sweep_old(ctx: Arc<Ctx>, stop: watch::Receiver<bool>) {
     let Some(retention) = ctx.cfg.retention else {
         return;
     };
-    loop {
+    periodically(sweep_interval(retention), stop, || async {
         let before_ms = now_ms() - retention.as_millis() as i64;
         match ctx.db.expired(before_ms / 1000, before_ms).await {
             Ok(tasks) => {
@@ -82,8 +82,20 @@ pub async fn sweep_old(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
             }
             Err(e) => tracing::warn!(error = %e, "cannot list expired recordings"),
         }
+    })
+    .await;
+}
+
+/// Run `pass` now and then every `interval`, until `stop`.
+pub(super) async fn periodically<F: std::future::Future<Output = ()>>(
+    interval: Duration,
+    mut stop: watch::Receiver<bool>,
+    mut pass: impl FnMut() -> F,
+) {
+    loop {
+        pass().await;
         tokio::select! {
-            _ = tokio::time::sleep(sweep_interval(retention)) => {}
+            _ = tokio::time::sleep(interval) => {}
             _ = stop.changed() => return,
         }
     }
