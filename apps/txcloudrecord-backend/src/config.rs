@@ -275,7 +275,6 @@ impl Config {
             Some(h) => anyhow::bail!("live_keep_hours must be above 0 and at most 876000, not {h}"),
         };
         Ok(Self {
-            live_keep: Duration::from_secs_f64(live_keep * 3600.0),
             listen,
             database_url,
             public_url,
@@ -305,6 +304,7 @@ impl Config {
             delete_slices_after_splice: flags.delete_slices_after_splice
                 || file.delete_slices_after_splice.unwrap_or(false),
             retention,
+            live_keep: Duration::from_secs_f64(live_keep * 3600.0),
             job_lease: Duration::from_secs_f64(
                 flags
                     .job_lease_secs

@@ -271,12 +271,6 @@ async fn playlist(ctx: &Ctx, task: &TaskPath, expire: i64) -> Result<Option<Stri
 
 /// List the task's objects and make the segments not made yet, in order.
 async fn catch_up(ctx: &Ctx, task: &TaskPath, k: &mut Known) -> Result<(), Error> {
-    if k.durations.is_empty() && ctx.db.live_gone(task).await? {
-        // Its live segments were deleted a while after the splice: the
-        // recording is what remains; they are not made again.
-        k.complete = true;
-        return Ok(());
-    }
     ctx.metrics.live_listing();
     let objects = ctx
         .storage
@@ -285,25 +279,17 @@ async fn catch_up(ctx: &Ctx, task: &TaskPath, k: &mut Known) -> Result<(), Error
     let has = |leaf: Leaf| objects.iter().any(|(key, _)| key.leaf() == leaf);
     let manifest = has(Leaf::Manifest);
     k.init = k.init || has(Leaf::LiveInit);
+    if manifest && !k.init && ctx.db.live_gone(task).await? {
+        // Its live segments were deleted a while after the splice: the
+        // recording is what remains; they are not made again.
+        k.complete = true;
+        return Ok(());
+    }
     let mut seq = k.durations.len() as u32 + 1;
     while has(Leaf::Slice(seq)) {
-        // Made before (by this instance before a restart, or another one):
-        // its length is read back, not made again.
-        if k.init && has(Leaf::LiveSegment(seq)) {
-            match stored_duration(ctx, task, seq).await {
-                Ok(ms) => {
-                    k.durations.push(ms);
-                    seq += 1;
-                    continue;
-                }
-                Err(e) => {
-                    tracing::warn!(task = %task, seq, error = %e, "a stored live segment is unreadable; making it again")
-                }
-            }
-        }
-        match make_segment(ctx, task, seq, !k.init).await {
+        let stored = k.init && has(Leaf::LiveSegment(seq));
+        match segment_length(ctx, task, seq, stored, !k.init).await {
             Ok(ms) => {
-                ctx.metrics.live_segment();
                 k.init = true;
                 k.durations.push(ms);
             }
@@ -319,6 +305,29 @@ async fn catch_up(ctx: &Ctx, task: &TaskPath, k: &mut Known) -> Result<(), Error
     // after the last one made does not exist.
     k.complete = manifest && !k.durations.is_empty();
     Ok(())
+}
+
+/// How long segment `seq` plays: read back when it is `stored` (made by
+/// this instance before a restart, or by another one), else made (with the
+/// init segment when `with_init`).
+async fn segment_length(
+    ctx: &Ctx,
+    task: &TaskPath,
+    seq: u32,
+    stored: bool,
+    with_init: bool,
+) -> Result<u64, Error> {
+    if stored {
+        match stored_duration(ctx, task, seq).await {
+            Ok(ms) => return Ok(ms),
+            Err(e) => {
+                tracing::warn!(task = %task, seq, error = %e, "a stored live segment is unreadable; making it again")
+            }
+        }
+    }
+    let ms = make_segment(ctx, task, seq, with_init).await?;
+    ctx.metrics.live_segment();
+    Ok(ms)
 }
 
 /// The largest `moof` read back from a stored segment (an hour's slice at

@@ -194,12 +194,11 @@ pub fn moof_len(head: &[u8]) -> Result<u32, SpliceError> {
 /// [`moof_len`] bytes, or more): a segment made before a restart need not
 /// be made again to be listed.
 pub fn segment_duration_ms(moof: &[u8]) -> Result<u64, SpliceError> {
-    let bad = |e: mp4_atom::Error| SpliceError::BadSegment(e.to_string());
     let len = moof_len(moof)? as usize;
     let mut head = moof
         .get(..len)
         .ok_or_else(|| SpliceError::BadSegment("cut short".into()))?;
-    let moof = Moof::decode(&mut head).map_err(bad)?;
+    let moof = Moof::decode(&mut head).map_err(|e| SpliceError::BadSegment(e.to_string()))?;
     let video = moof
         .traf
         .iter()

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use txcr_storage::{Leaf, TaskPath};
 
-use super::retention::{periodically, sweep_interval};
+use super::periodic::{periodically, sweep_interval};
 use crate::ctx::Ctx;
 use crate::db::now_ms;
 use crate::error::Error;

@@ -2,13 +2,14 @@
 //! them (`splice`), deliver callbacks (`callbacks`), delete recordings on
 //! request or past retention (`retention`), delete live replay's segments
 //! a while after the splice (`live_cleanup`); `retry` says when a failed one
-//! is due again. Every step is driven by database rows, so a crash
+//! is due again, `periodic` how often a sweep runs. Every step is driven by database rows, so a crash
 //! at any point leaves a row that the next run (of this or another instance)
 //! picks up.
 
 mod callbacks;
 mod discover;
 mod live_cleanup;
+mod periodic;
 mod retention;
 mod retry;
 mod splice;

@@ -9,11 +9,11 @@
 //! look the record up first.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::watch;
 use txcr_storage::TaskPath;
 
+use super::periodic::{periodically, sweep_interval};
 use crate::ctx::Ctx;
 use crate::db::now_ms;
 use crate::error::Error;
@@ -58,12 +58,6 @@ pub async fn delete_class(
     })
 }
 
-/// How often the sweep looks: hourly, or four times per retention time if
-/// that is shorter (so a short retention in a test is kept to the second).
-pub(super) fn sweep_interval(retention: Duration) -> Duration {
-    (retention / 4).clamp(Duration::from_secs(1), Duration::from_secs(3600))
-}
-
 /// Delete recordings older than `retention` (by their start), and failed
 /// tasks first seen that long ago; nothing when retention is off.
 pub async fn sweep_old(ctx: Arc<Ctx>, stop: watch::Receiver<bool>) {
@@ -86,21 +80,6 @@ pub async fn sweep_old(ctx: Arc<Ctx>, stop: watch::Receiver<bool>) {
     .await;
 }
 
-/// Run `pass` now and then every `interval`, until `stop`.
-pub(super) async fn periodically<F: std::future::Future<Output = ()>>(
-    interval: Duration,
-    mut stop: watch::Receiver<bool>,
-    mut pass: impl FnMut() -> F,
-) {
-    loop {
-        pass().await;
-        tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
-            _ = stop.changed() => return,
-        }
-    }
-}
-
 async fn forget(ctx: &Ctx, task: &TaskPath) -> Result<(), Error> {
     let objects = ctx
         .storage
@@ -109,23 +88,4 @@ async fn forget(ctx: &Ctx, task: &TaskPath) -> Result<(), Error> {
     ctx.db.forget_task(task).await?;
     tracing::info!(task = %task, objects, "expired recording deleted");
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_sweep_runs_hourly_or_four_times_per_short_retention() {
-        let day = Duration::from_secs(86_400);
-        assert_eq!(sweep_interval(30 * day), Duration::from_secs(3600));
-        assert_eq!(
-            sweep_interval(Duration::from_secs(20)),
-            Duration::from_secs(5)
-        );
-        assert_eq!(
-            sweep_interval(Duration::from_millis(100)),
-            Duration::from_secs(1)
-        );
-    }
 }
